@@ -1,0 +1,1 @@
+"""Energy meters (see base.py for the interface)."""

@@ -1,0 +1,51 @@
+"""The one interface every workload implements, so the runner measures all of them the same way.
+
+A workload is built once for a device (compile, allocate, load), then exposes one or more
+*phases*. Each phase is a callable doing one step of work and returning how many work units
+(hashes, tokens) it did. The runner times warm-up apart, then runs fixed-duration measurement
+windows of whole steps with the device synchronized before every timestamp and meter reading.
+Workloads never time or meter themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+
+@dataclass
+class Phase:
+    """One measured part of a workload, e.g. ``hash``, ``prefill``, ``decode`` or ``train``."""
+
+    name: str
+    unit: str  # plural work unit: "hashes" or "tokens"
+    step: Callable[[], int]  # one step of work; may only enqueue it: the runner synchronizes
+    # Figures derived from the measured rate, e.g. model FLOPs utilisation; receives the median
+    # work rate (units/s) and returns JSON-able extras for the result file.
+    derived: Callable[[float], dict[str, Any]] | None = None
+    headline: bool = False  # the phase whose figures stand for the whole workload
+
+
+@dataclass
+class BuildInfo:
+    """What building a workload produced besides its phases (compile time split, notes)."""
+
+    phases: list[Phase]
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. {"compile_s": 1.2, "cached": true}
+
+
+class Workload(Protocol):
+    name: str  # "mine" | "infer" | "train"
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able settings that define the work (model, batch, kernel variant...)."""
+
+    def source_files(self) -> list[Path]:
+        """Files whose contents define the work; their hash says which code produced a result."""
+
+    def build(self, device: "Device") -> BuildInfo:  # noqa: F821 - bench.devices.Device
+        """Compile and allocate for ``device``; the runner times this as build time."""
+
+    def check(self) -> dict[str, Any]:
+        """Self-check after measuring; raise WorkloadCheckFailed on a wrong result."""
