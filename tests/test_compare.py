@@ -1,0 +1,263 @@
+"""bench.compare: merging files per device, comparability, sorting, ratios, spread verdicts, formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/fixtures, whatever pytest's import mode
+
+from fixtures.synthetic import make_result  # noqa: E402
+
+from bench import compare  # noqa: E402
+from bench.compare import Loaded, build_comparison, merge_devices  # noqa: E402
+from bench.errors import BenchError  # noqa: E402
+
+
+def loaded(*documents):
+    return [Loaded(f"r{i}.json", d) for i, d in enumerate(documents)]
+
+
+def compare_docs(*documents, **kwargs):
+    return build_comparison(merge_devices(loaded(*documents)), **kwargs)
+
+
+def row(comparison, label):
+    return next(r for r in comparison.rows if r.label == label)
+
+
+def test_two_files_of_one_device_become_one_row_with_pooled_windows():
+    a = make_result("Card A", created_utc="t1", mine=(1.0e6, 1.1e6, 1.2e6))
+    b = make_result("Card A", created_utc="t2", mine=(1.3e6, 1.4e6, 1.5e6))
+    [device] = merge_devices(loaded(a, b))
+    figure = device.figures["mine"]
+    assert figure.windows == 6
+    assert figure.per_joule == pytest.approx(1.25e6)  # median of the six windows
+    assert (figure.per_joule_spread.min, figure.per_joule_spread.max) == (pytest.approx(1.0e6), pytest.approx(1.5e6))
+    assert device.paths == ("r0.json", "r1.json")
+    comparison = build_comparison([device])
+    assert [r.label for r in comparison.rows] == ["Card A"]
+
+
+def test_a_single_file_keeps_its_own_median():
+    doc = make_result("Card A", mine=(3.0e6, 1.0e6, 2.5e6))
+    [device] = merge_devices(loaded(doc))
+    assert device.figures["mine"].per_joule == doc["workloads"][0]["per_joule"] == 2.5e6
+
+
+def test_merged_document_carries_the_merged_medians_for_economics():
+    a = make_result("Card A", created_utc="t1", mine=(1.0e6, 1.0e6, 1.0e6))
+    b = make_result("Card A", created_utc="t2", mine=(3.0e6, 3.0e6, 3.0e6))
+    [device] = merge_devices(loaded(a, b))
+    mine = next(w for w in device.document["workloads"] if w["name"] == "mine")
+    assert mine["per_joule"] == pytest.approx(2.0e6)
+    assert next(p for p in mine["phases"] if p["name"] == "hash")["per_joule"] == pytest.approx(2.0e6)
+
+
+def test_files_of_one_device_from_different_code_are_refused():
+    a = make_result("Card A", created_utc="t1")
+    b = make_result("Card A", created_utc="t2", sources={"mine": "f" * 64})
+    with pytest.raises(BenchError, match=r"cannot merge r0.json and r1.json .*'mine'.*different workload code"):
+        merge_devices(loaded(a, b))
+
+
+def test_files_of_one_device_with_other_settings_or_preset_are_refused():
+    a = make_result("Card A", created_utc="t1")
+    b = make_result("Card A", created_utc="t2", configs={"infer": {"model": "tiny", "batch_size": 64}})
+    with pytest.raises(BenchError, match=r"settings differ \(batch_size unset vs 64\)"):
+        merge_devices(loaded(a, b))
+    c = make_result("Card A", created_utc="t3", preset="standard")
+    with pytest.raises(BenchError, match="preset quick vs standard"):
+        merge_devices(loaded(a, c))
+
+
+def test_measured_and_estimated_energy_of_one_device_are_not_merged():
+    a = make_result("Card A", created_utc="t1")
+    b = make_result("Card A", created_utc="t2", energy_kind="estimated")
+    with pytest.raises(BenchError, match="energy measured vs estimated"):
+        merge_devices(loaded(a, b))
+
+
+def test_the_same_run_given_twice_is_refused():
+    a = make_result("Card A")
+    with pytest.raises(BenchError, match="r1.json: the same run as r0.json"):
+        merge_devices(loaded(a, a))
+
+
+def test_no_files_is_an_error():
+    with pytest.raises(BenchError, match="no result files"):
+        merge_devices([])
+
+
+def test_devices_sort_best_first_with_ratio_to_the_best():
+    comparison = compare_docs(
+        make_result("Slow", mine=(1.0e6, 1.0e6, 1.0e6)),
+        make_result("Fast", mine=(4.0e6, 4.0e6, 4.0e6)),
+        make_result("Mid", mine=(2.0e6, 2.0e6, 2.0e6)),
+    )
+    assert [r.label for r in comparison.rows] == ["Fast", "Mid", "Slow"]
+    cells = [r.cells["hashes_per_joule"] for r in comparison.rows]
+    assert [c.ratio_to_best for c in cells] == [1.0, 0.5, 0.25]
+    assert cells[0].verdict == compare.BEST
+
+
+def test_sorting_by_another_column_reorders_rows():
+    comparison = compare_docs(
+        make_result("A", mine=(4e6, 4e6, 4e6), train=(1.0, 1.0, 1.0)),
+        make_result("B", mine=(1e6, 1e6, 1e6), train=(3.0, 3.0, 3.0)),
+        sort_key="train_tokens_per_joule",
+    )
+    assert [r.label for r in comparison.rows] == ["B", "A"]
+
+
+def test_lower_is_better_columns_sort_ascending():
+    economics = {
+        "cuda0-a": [{"workload": "mine", "breakeven": {"btc_usd": 90000.0}}],
+        "cuda0-b": [{"workload": "mine", "breakeven": {"btc_usd": 30000.0}}],
+    }
+    comparison = compare_docs(make_result("A"), make_result("B"), economics=economics, sort_key="breakeven_btc_usd")
+    assert [r.label for r in comparison.rows] == ["B", "A"]
+    assert row(comparison, "B").cells["breakeven_btc_usd"].verdict == compare.BEST
+
+
+def test_rows_without_the_sort_value_come_last():
+    comparison = compare_docs(make_result("None", mine=None), make_result("Some"))
+    assert [r.label for r in comparison.rows] == ["Some", "None"]
+    assert row(comparison, "None").cells["hashes_per_joule"].value is None
+
+
+def test_unknown_sort_column_is_a_one_line_error():
+    with pytest.raises(BenchError, match="unknown sort column 'speed'"):
+        compare_docs(make_result("A"), sort_key="speed")
+
+
+def test_difference_beyond_the_spread_is_called_so():
+    comparison = compare_docs(
+        make_result("A", mine=(2.0e6, 2.1e6, 2.2e6)),
+        make_result("B", mine=(1.0e6, 1.1e6, 1.2e6)),
+    )
+    assert row(comparison, "B").cells["hashes_per_joule"].verdict == compare.BEYOND_SPREAD
+
+
+def test_difference_inside_the_spread_is_called_so():
+    comparison = compare_docs(
+        make_result("A", mine=(1.0e6, 1.5e6, 2.0e6)),
+        make_result("B", mine=(1.1e6, 1.4e6, 1.9e6)),
+    )
+    assert row(comparison, "B").cells["hashes_per_joule"].verdict == compare.WITHIN_SPREAD
+
+
+def test_too_few_windows_gives_no_verdict():
+    comparison = compare_docs(make_result("A", mine=(2.0e6, 2.0e6)), make_result("B", mine=(1.0e6, 1.0e6)))
+    assert row(comparison, "B").cells["hashes_per_joule"].verdict == compare.FEW_WINDOWS
+
+
+def test_device_from_other_workload_code_is_marked_not_comparable_with_the_reason():
+    comparison = compare_docs(
+        make_result("A", mine=(1e6, 1e6, 1e6)),
+        make_result("B", mine=(1e6, 1e6, 1e6)),
+        make_result("Odd", mine=(9e6, 9e6, 9e6), sources={"mine": "9" * 64}),
+    )
+    odd = row(comparison, "Odd").cells["hashes_per_joule"]
+    assert odd.verdict == compare.NOT_COMPARABLE
+    assert "different workload code (source 99999999 vs mmmmmmmm)" in odd.note
+    assert odd.ratio_to_best is None
+    # the odd row's higher figure does not become the best
+    assert row(comparison, "A").cells["hashes_per_joule"].verdict == compare.BEST
+    assert any("mine: compared against the runs of A, B" in n for n in comparison.notes)
+
+
+def test_other_preset_or_schema_version_is_not_comparable():
+    comparison = compare_docs(make_result("A"), make_result("B"), make_result("C", preset="long"))
+    assert "preset long vs quick" in row(comparison, "C").cells["decode_tokens_per_joule"].note
+    comparison = compare_docs(make_result("A"), make_result("B"), make_result("C", schema_version=2))
+    assert "schema_version 2 vs 1" in row(comparison, "C").cells["train_tokens_per_joule"].note
+
+
+def test_tokens_of_another_model_are_not_comparable_but_hashes_still_are():
+    comparison = compare_docs(
+        make_result("A"), make_result("B"),
+        make_result("Big", configs={"infer": {"model": "llama-8b"}, "train": {"model": "llama-8b"}}),
+    )
+    big = row(comparison, "Big").cells
+    assert big["decode_tokens_per_joule"].verdict == compare.NOT_COMPARABLE
+    assert 'model "llama-8b" vs "tiny"' in big["decode_tokens_per_joule"].note
+    assert big["hashes_per_joule"].verdict != compare.NOT_COMPARABLE
+
+
+def test_mixing_measured_and_estimated_devices_is_noted():
+    comparison = compare_docs(make_result("A"), make_result("B", energy_kind="estimated"))
+    assert row(comparison, "B").cells["hashes_per_joule"].energy_kind == "estimated"
+    assert any("mixes measured and estimated" in n for n in comparison.notes)
+
+
+def test_failed_workload_shows_why_it_has_no_figure():
+    comparison = compare_docs(make_result("A", failed={"train": "out of memory"}))
+    cell = row(comparison, "A").cells["train_tokens_per_joule"]
+    assert cell.value is None and cell.note == "failed: out of memory"
+
+
+def test_economics_columns_take_the_workload_verdict():
+    economics = {
+        "cuda0-a": [{"workload": "mine", "revenue_usd_per_kwh": 0.2}],
+        "cuda0-b": [{"workload": "mine", "revenue_usd_per_kwh": 0.1}],
+    }
+    comparison = compare_docs(
+        make_result("A", mine=(2.0e6, 2.1e6, 2.2e6)), make_result("B", mine=(1.0e6, 1.05e6, 1.1e6)),
+        economics=economics,
+    )
+    cell = row(comparison, "B").cells["mining_usd_per_kwh"]
+    assert cell.ratio_to_best == pytest.approx(0.5)
+    assert cell.verdict == compare.BEYOND_SPREAD
+    assert cell.spread.min == pytest.approx(0.1 / 1.05)  # the per-joule spread, rescaled
+
+
+def test_asic_datasheet_rows_are_labelled_and_have_no_spread_verdict():
+    asic = {"name": "Antminer S21", "hashes_per_joule": 5.7e10, "revenue_usd_per_kwh": 1.5, "source": "vendor sheet"}
+    comparison = compare_docs(make_result("A"), economics={"cuda0-a": []}, asics=[asic])
+    s21 = row(comparison, "Antminer S21").cells["hashes_per_joule"]
+    assert s21.energy_kind == compare.DATASHEET and s21.verdict == compare.BEST
+    assert row(comparison, "A").cells["hashes_per_joule"].verdict == compare.NO_SPREAD
+    assert comparison.rows[0].kind == "asic"
+
+
+def two_device_comparison():
+    return compare_docs(
+        make_result("A", mine=(1.0e6, 1.1e6, 1.3e6)),
+        make_result("B", mine=(3.3e6, 3.1e6, 3.7e6), failed={"infer": "no model"}),
+    )
+
+
+def test_csv_parses_back_to_the_same_numbers():
+    comparison = two_device_comparison()
+    parsed = list(csv.DictReader(io.StringIO(compare.to_csv(comparison))))
+    assert [p["device"] for p in parsed] == [r.label for r in comparison.rows]
+    for line, r in zip(parsed, comparison.rows):
+        for key, cell in r.cells.items():
+            assert (float(line[key]) if line[key] else None) == cell.value
+            assert (float(line[key + "_ratio_to_best"]) if line[key + "_ratio_to_best"] else None) == cell.ratio_to_best
+
+
+def test_json_parses_back_to_the_same_numbers():
+    comparison = two_device_comparison()
+    parsed = json.loads(compare.to_json(comparison))
+    assert parsed["sort"] == "hashes_per_joule"
+    for line, r in zip(parsed["rows"], comparison.rows):
+        assert line["device"] == r.label
+        for key, cell in r.cells.items():
+            assert line["cells"][key]["value"] == cell.value
+            assert line["cells"][key]["verdict"] == cell.verdict
+
+
+def test_markdown_has_a_row_per_device_and_says_what_the_marks_mean():
+    text = compare.to_markdown(two_device_comparison())
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 3  # header and two devices
+    assert table[1].startswith("| B | 3.3e+06")
+    assert "beyond spread: the min-max ranges do not overlap" in text
+    assert "B: infer failed: no model" in text
