@@ -1,1 +1,142 @@
-"""Energy meters (see base.py for the interface)."""
+"""Energy meters (see base.py for the interface): choosing one for a run, and surveying them all.
+
+Precedence in ``select_meter``: what the user supplies (``--watts`` or ``--watts-command``), then the
+device's own counter (NVML for a GPU, RAPL for a CPU), then, for a CPU only, an estimate from its
+TDP. A GPU that NVML cannot read is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench import nvml
+from bench.devices import Device, cpu_name
+from bench.errors import BenchError
+from bench.meters.base import ESTIMATED, MEASURED, Measurement, Meter
+from bench.meters.estimate import EstimatedCpuMeter, given_tdp, lookup_tdp
+from bench.meters.nvml_meter import open_nvml_meter
+from bench.meters.rapl import ROOT_ENV, RaplMeter, discover_zones, powercap_root
+from bench.meters.user import CommandPowerMeter, ConstantPowerMeter, positive_watts
+
+__all__ = [
+    "ESTIMATED", "MEASURED", "Measurement", "Meter", "MeterStatus", "select_meter", "survey",
+]
+
+
+def select_meter(
+    device: Device,
+    *,
+    cpu_tdp_watts: float | None = None,
+    watts: float | None = None,
+    watts_command: str | None = None,
+) -> Meter:
+    """The meter a run on ``device`` uses; BenchError (one line) when the inputs are bad or none works."""
+    if watts is not None and watts_command is not None:
+        raise BenchError("--watts and --watts-command both given: choose one source of power readings")
+    if cpu_tdp_watts is not None:
+        cpu_tdp_watts = positive_watts(cpu_tdp_watts, "--cpu-tdp-watts")
+    if watts is not None:
+        return ConstantPowerMeter(positive_watts(watts, "--watts"))
+    if watts_command is not None:
+        return CommandPowerMeter(watts_command)
+    if device.kind == "cuda":
+        try:
+            return open_nvml_meter(device.index or 0)
+        except BenchError as exc:
+            raise BenchError(f"no energy meter for {device.torch_device}: {exc}; pass --watts or --watts-command") from None
+    return _cpu_meter(device, cpu_tdp_watts)
+
+
+def _cpu_meter(device: Device, cpu_tdp_watts: float | None) -> Meter:
+    root, chosen = powercap_root()
+    try:
+        return RaplMeter.open(root)
+    except BenchError as exc:
+        if chosen:  # the user pointed at a tree: its failure is the answer, not a quiet estimate
+            raise BenchError(f"{ROOT_ENV}={root}: {exc}") from None
+        why_not_measured = f"RAPL unusable: {exc}"
+    tdp = given_tdp(cpu_tdp_watts) if cpu_tdp_watts is not None else lookup_tdp(device.name)
+    if tdp is None:
+        raise BenchError(
+            f"no energy meter for CPU {device.name!r}: {why_not_measured}; and its model is not in the TDP "
+            "table: pass --cpu-tdp-watts (or --watts / --watts-command)"
+        )
+    return EstimatedCpuMeter(tdp, why_not_measured=why_not_measured)
+
+
+@dataclass(frozen=True)
+class MeterStatus:
+    meter: str  # e.g. "rapl", "nvml-energy"
+    device: str  # e.g. "cpu", "cuda:0"
+    usable: bool
+    reason: str  # what it reads when usable; why not and how to fix it when not
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def survey(device: Device | None = None) -> list[MeterStatus]:
+    """Every meter for ``device`` (or for the CPU and every NVML GPU): usable or not, and why. Never raises."""
+    if device is None:
+        statuses = survey(Device("cpu", None, cpu_name()))
+        try:
+            count = nvml.gpu_count()
+        except BenchError as exc:
+            return statuses + [MeterStatus("nvml", "cuda", False, str(exc))]
+        for index in range(count):
+            statuses += _gpu_statuses(f"cuda:{index}", index)
+        return statuses
+    if device.kind == "cuda":
+        return _gpu_statuses(device.torch_device, device.index or 0)
+    return _cpu_statuses(device)
+
+
+def _user_meters(label: str) -> MeterStatus:
+    return MeterStatus(
+        "user", label, True, "on request: --watts W (constant, labelled estimated) or --watts-command CMD (sampled, measured)"
+    )
+
+
+def _cpu_statuses(device: Device) -> list[MeterStatus]:
+    root, _chosen = powercap_root()
+    try:
+        zones = discover_zones(root)
+        rapl = MeterStatus("rapl", "cpu", True, f"{', '.join(z.label for z in zones)} at {root}")
+    except BenchError as exc:
+        rapl = MeterStatus("rapl", "cpu", False, str(exc))
+    tdp = lookup_tdp(device.name)
+    if tdp is not None:
+        estimate = MeterStatus("estimated-cpu", "cpu", True, f"fallback estimate from {tdp.source}")
+    else:
+        estimate = MeterStatus(
+            "estimated-cpu", "cpu", False, f"CPU model {device.name!r} is not in the TDP table: pass --cpu-tdp-watts W"
+        )
+    return [rapl, estimate, _user_meters("cpu")]
+
+
+def _gpu_statuses(label: str, cuda_index: int) -> list[MeterStatus]:
+    try:
+        gpu = nvml.open_gpu(cuda_index)
+    except BenchError as exc:
+        return [MeterStatus("nvml", label, False, str(exc)), _user_meters(label)]
+    try:
+        if gpu.mig_mode() == "enabled":
+            why = "MIG enabled: NVML's energy covers the whole GPU, not one slice"
+            return [MeterStatus("nvml", label, False, why), _user_meters(label)]
+        return [
+            _probe(label, "nvml-energy", lambda: f"energy counter at {gpu.energy_mj() / 1000:.3f} J ({gpu.name})"),
+            _probe(label, "nvml-power-sampling", lambda: f"power reads {gpu.power_watts():.1f} W ({gpu.name})"),
+            _user_meters(label),
+        ]
+    except BenchError as exc:
+        return [MeterStatus("nvml", label, False, str(exc)), _user_meters(label)]
+    finally:
+        gpu.close()
+
+
+def _probe(label: str, meter: str, read: Any) -> MeterStatus:
+    try:
+        return MeterStatus(meter, label, True, read())
+    except BenchError as exc:
+        return MeterStatus(meter, label, False, str(exc))
