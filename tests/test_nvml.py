@@ -1,0 +1,281 @@
+"""NVML adapter and meters against a patched ``pynvml``: the real calling code, a GPU played by the test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pynvml
+import pytest
+
+from bench import nvml
+from bench.devices import Device
+from bench.errors import BenchError
+from bench.meters import select_meter, survey
+from bench.meters.base import MEASURED
+from bench.meters.nvml_meter import NvmlEnergyMeter, NvmlSampledMeter, open_nvml_meter
+
+GPU0 = Device("cuda", 0, "Fake GPU")
+
+
+@dataclass
+class FakeGpu:
+    """What one GPU answers; ``None`` for a field means NVML_ERROR_NOT_SUPPORTED."""
+
+    name: str = "NVIDIA H100 80GB HBM3"
+    uuid: str = "GPU-11111111-2222-3333-4444-555555555555"
+    energy_mj: int | None = 1_000_000
+    power_mw: int = 150_000
+    power_limit_mw: int | None = 700_000
+    sm_clock_mhz: int = 1980
+    mem_clock_mhz: int = 2619
+    temperature_c: int = 41
+    clock_event_mask: int = 0x1  # gpu_idle
+    mig: list[int] | None = field(default_factory=lambda: [0, 0])
+    memory_total_bytes: int | None = 85_520_809_984
+    fail: dict[str, int] = field(default_factory=dict)  # function name -> NVML error code
+
+
+class FakeNvml:
+    """Patches the pynvml functions bench.nvml calls; counts init/shutdown to check they balance."""
+
+    def __init__(self, monkeypatch, gpus: list[FakeGpu]) -> None:
+        self.gpus = gpus
+        self.inits = 0
+        self.shutdowns = 0
+        self.init_error: int | None = None
+        monkeypatch.setattr(nvml, "_torch_cuda_uuid", lambda index: None)
+        patches = {
+            "nvmlInit": self.init,
+            "nvmlShutdown": self.shutdown,
+            "nvmlDeviceGetCount": lambda: len(self.gpus),
+            "nvmlDeviceGetHandleByIndex": self.handle,
+            "nvmlDeviceGetName": lambda h: self.answer(h, "nvmlDeviceGetName", h.name),
+            "nvmlDeviceGetUUID": lambda h: h.uuid,
+            "nvmlSystemGetDriverVersion": lambda: "550.54.15",
+            "nvmlSystemGetCudaDriverVersion": lambda: 12040,
+            "nvmlDeviceGetTotalEnergyConsumption": lambda h: self.answer(h, "energy", h.energy_mj),
+            "nvmlDeviceGetPowerUsage": lambda h: self.answer(h, "power", h.power_mw),
+            "nvmlDeviceGetEnforcedPowerLimit": lambda h: self.answer(h, "limit", h.power_limit_mw),
+            "nvmlDeviceGetClockInfo": lambda h, kind: {1: h.sm_clock_mhz, 2: h.mem_clock_mhz}[kind],
+            "nvmlDeviceGetTemperature": lambda h, sensor: h.temperature_c,
+            "nvmlDeviceGetCurrentClocksEventReasons": lambda h: h.clock_event_mask,
+            "nvmlDeviceGetMigMode": lambda h: self.answer(h, "mig", h.mig),
+            "nvmlDeviceGetMemoryInfo": lambda h: self.answer(
+                h, "memory", None if h.memory_total_bytes is None else SimpleNamespace(total=h.memory_total_bytes)
+            ),
+        }
+        for name, function in patches.items():
+            monkeypatch.setattr(pynvml, name, function)
+
+    def init(self) -> None:
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.inits += 1
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+    def handle(self, index: int) -> FakeGpu:
+        if index >= len(self.gpus):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return self.gpus[index]
+
+    @staticmethod
+    def answer(gpu: FakeGpu, what: str, value):
+        if what in gpu.fail:
+            raise pynvml.NVMLError(gpu.fail[what])
+        if value is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        return value
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def one_gpu(monkeypatch) -> tuple[FakeNvml, FakeGpu]:
+    gpu = FakeGpu()
+    return FakeNvml(monkeypatch, [gpu]), gpu
+
+
+def test_snapshot_gives_watts_versions_clocks_and_throttle_names(one_gpu) -> None:
+    fake, gpu = one_gpu
+    gpu.clock_event_mask = 0x4 | 0x40
+    snap = nvml.gpu_snapshot(0)
+    assert snap["name"] == "NVIDIA H100 80GB HBM3"
+    assert snap["uuid"] == gpu.uuid
+    assert snap["driver_version"] == "550.54.15"
+    assert snap["cuda_driver_version"] == "12.4"
+    assert snap["power_limit_w"] == 700.0
+    assert (snap["sm_clock_mhz"], snap["mem_clock_mhz"], snap["temperature_c"]) == (1980, 2619, 41)
+    assert snap["throttle_reasons"] == ["sw_power_cap", "hw_thermal_slowdown"]
+    assert snap["memory_total_bytes"] == 85_520_809_984
+    assert snap["mig_mode"] == "disabled"
+    assert fake.inits == fake.shutdowns == 1
+
+
+def test_snapshot_fields_a_gpu_lacks_are_none_not_errors(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    gpu.mig, gpu.memory_total_bytes, gpu.power_limit_mw = None, None, None
+    snap = nvml.gpu_snapshot(0)
+    assert (snap["mig_mode"], snap["memory_total_bytes"], snap["power_limit_w"]) == ("not supported", None, None)
+
+
+def test_missing_driver_library_is_a_one_line_bench_error(one_gpu) -> None:
+    fake, _gpu = one_gpu
+    fake.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+    with pytest.raises(BenchError, match=r"libnvidia-ml\.so\.1") as err:
+        nvml.gpu_snapshot(0)
+    assert "\n" not in str(err.value)
+    with pytest.raises(BenchError, match=r"no energy meter for cuda:0: .*libnvidia-ml.*--watts or --watts-command"):
+        select_meter(GPU0)
+
+
+def test_energy_counter_window_gives_joules_exact_from_millijoules(one_gpu) -> None:
+    fake, gpu = one_gpu
+    clock = Clock()
+    meter = NvmlEnergyMeter(nvml.open_gpu(0), clock=clock)
+    meter.begin("mine/hash/0")
+    gpu.energy_mj += 234_567
+    clock.now += 1.5
+    m = meter.end("mine/hash/0")
+    meter.close()
+    assert m.joules == pytest.approx(234.567, abs=1e-9)
+    assert m.seconds == 1.5
+    assert m.kind == MEASURED and m.source.startswith("measured: NVML total-energy counter")
+    assert m.details["state_start"]["power_limit_w"] == 700.0
+    assert m.details["throttled"] == []
+    assert fake.inits == fake.shutdowns == 1
+
+
+def test_select_meter_picks_the_energy_counter_when_the_gpu_has_one(one_gpu) -> None:
+    meter = select_meter(GPU0)
+    try:
+        assert isinstance(meter, NvmlEnergyMeter)
+        assert meter.describe()["gpu"]["name"] == "NVIDIA H100 80GB HBM3"
+    finally:
+        meter.close()
+
+
+def test_counter_that_does_not_advance_is_refused_not_reported_as_zero(one_gpu) -> None:
+    clock = Clock()
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
+        meter.begin("short")
+        clock.now += 0.05
+        with pytest.raises(BenchError, match="read 0 J over 0.050 s.*at least 1 s"):
+            meter.end("short")
+
+
+def test_without_energy_counter_power_is_sampled_and_integrated_by_trapezoids(one_gpu) -> None:
+    fake, gpu = one_gpu
+    gpu.energy_mj = None  # a pre-Volta card: NOT_SUPPORTED
+    meter = open_nvml_meter(0, sampling_period_s=3600.0)  # thread stays quiet: edges only
+    assert isinstance(meter, NvmlSampledMeter)
+    meter.close()
+
+    clock = Clock()
+    gpu.power_mw = 100_000
+    with NvmlSampledMeter(nvml.open_gpu(0), period_s=3600.0, clock=clock) as meter:
+        meter.begin("w")
+        clock.now += 2.0
+        gpu.power_mw = 200_000
+        m = meter.end("w")
+        described = meter.describe()
+    assert m.joules == pytest.approx(300.0, abs=1e-9)  # (100 W + 200 W) / 2 x 2 s
+    assert m.details["counts"] == {"samples": 1}
+    assert "sampled every" in m.source and m.kind == MEASURED
+    assert described["sampling_period_s"] == 3600.0
+    assert fake.inits == fake.shutdowns == 2
+
+
+def test_throttling_seen_at_a_window_edge_is_flagged(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    clock = Clock()
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
+        meter.begin("w")
+        gpu.energy_mj += 5_000
+        gpu.clock_event_mask = 0x1 | 0x4 | 0x8  # idle is not throttling; power cap and HW slowdown are
+        gpu.temperature_c = 83
+        clock.now += 1.0
+        m = meter.end("w")
+    assert m.details["throttled"] == ["hw_slowdown", "sw_power_cap"]
+    assert m.details["state_start"]["throttle_reasons"] == ["gpu_idle"]
+    assert m.details["state_end"]["temperature_c"] == 83
+
+
+def test_gpu_lost_mid_run_surfaces_at_the_window_end(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    with NvmlEnergyMeter(nvml.open_gpu(0)) as meter:
+        meter.begin("w")
+        gpu.fail["energy"] = pynvml.NVML_ERROR_GPU_IS_LOST
+        with pytest.raises(BenchError, match="nvmlDeviceGetTotalEnergyConsumption failed: GPU is lost"):
+            meter.end("w")
+
+
+def test_energy_counter_error_other_than_unsupported_is_not_hidden_by_sampling(one_gpu) -> None:
+    fake, gpu = one_gpu
+    gpu.fail["energy"] = pynvml.NVML_ERROR_NO_PERMISSION
+    with pytest.raises(BenchError, match="Insufficient Permissions"):
+        select_meter(GPU0)
+    assert fake.inits == fake.shutdowns
+
+
+def test_mig_enabled_gpu_is_refused_with_the_reason(one_gpu) -> None:
+    fake, gpu = one_gpu
+    gpu.mig = [1, 1]
+    with pytest.raises(BenchError, match="MIG enabled.*whole GPU"):
+        select_meter(GPU0)
+    assert fake.inits == fake.shutdowns == 1
+    assert [s.usable for s in survey(GPU0)] == [False, True]
+
+
+def test_cuda_ordinal_is_matched_to_nvml_by_uuid(monkeypatch) -> None:
+    first, second = FakeGpu(name="A", uuid="GPU-aaaa"), FakeGpu(name="B", uuid="GPU-bbbb")
+    FakeNvml(monkeypatch, [first, second])
+    # CUDA_VISIBLE_DEVICES=1: torch's cuda:0 is NVML's GPU 1; torch prints the UUID without "GPU-".
+    monkeypatch.setattr(nvml, "_torch_cuda_uuid", lambda index: "bbbb")
+    snap = nvml.gpu_snapshot(0)
+    assert (snap["name"], snap["nvml_index"], snap["cuda_index"]) == ("B", 1, 0)
+    monkeypatch.setattr(nvml, "_torch_cuda_uuid", lambda index: "MIG-cccc")
+    with pytest.raises(BenchError, match="not a whole GPU NVML can see"):
+        nvml.gpu_snapshot(0)
+
+
+def test_ordinal_beyond_nvml_count_is_refused(one_gpu) -> None:
+    with pytest.raises(BenchError, match="NVML sees 1 GPU"):
+        nvml.gpu_snapshot(3)
+
+
+def test_survey_lists_counter_and_sampling_for_every_gpu(monkeypatch, tmp_path) -> None:
+    from bench.meters import rapl
+
+    monkeypatch.setattr(rapl, "DEFAULT_ROOT", tmp_path / "none")
+    monkeypatch.delenv("JOULEBENCH_POWERCAP_ROOT", raising=False)
+    FakeNvml(monkeypatch, [FakeGpu(), FakeGpu(name="Tesla P100", uuid="GPU-p100", energy_mj=None)])
+    rows = {(s.device, s.meter): s for s in survey()}
+    assert rows[("cuda:0", "nvml-energy")].usable
+    assert rows[("cuda:1", "nvml-energy")].usable is False
+    assert "Not Supported" in rows[("cuda:1", "nvml-energy")].reason
+    assert rows[("cuda:1", "nvml-power-sampling")].usable
+    assert rows[("cuda:1", "nvml-power-sampling")].reason == "power reads 150.0 W (Tesla P100)"
+    assert rows[("cpu", "rapl")].usable is False
+    assert set(rows[("cpu", "rapl")].to_dict()) == {"meter", "device", "usable", "reason"}
+
+
+def test_survey_without_nvml_says_why_and_does_not_raise(one_gpu) -> None:
+    fake, _gpu = one_gpu
+    fake.init_error = pynvml.NVML_ERROR_DRIVER_NOT_LOADED
+    rows = survey(GPU0)
+    assert rows[0].meter == "nvml" and not rows[0].usable
+    assert "driver is not loaded" in rows[0].reason
+
+
+def test_throttle_reason_names_keep_unknown_bits() -> None:
+    assert nvml.throttle_reason_names(0) == []
+    assert nvml.throttle_reason_names(0x10 | 0x1000) == ["sync_boost", "unknown_0x1000"]
