@@ -321,11 +321,14 @@ class Column:
     workload: str  # whose spread and comparability the column follows
     ratio: bool  # a ratio to the best row means something (a positive quantity)
     economics: bool = False
+    # False: a figure with no better direction (the flip price depends on both workloads), shown
+    # but given no best, ratio or verdict; sorting by it goes low to high.
+    ranked: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key, "title": self.title, "unit": self.unit,
-            "higher_is_better": self.higher_is_better, "workload": self.workload,
+            "higher_is_better": self.higher_is_better if self.ranked else None, "workload": self.workload,
         }
 
 
@@ -334,18 +337,20 @@ EFFICIENCY_COLUMNS = (
     Column("decode_tokens_per_joule", "decode tokens/J", "tokens/J", True, "infer", True),
     Column("train_tokens_per_joule", "training tokens/J", "tokens/J", True, "train", True),
 )
-# (column, economics row workload, economics row field). Revenue per kWh and profit per watt-day
-# are monotone in the workload's per-joule figure under one scenario, so they take its verdict.
+# (column, economics row workload, economics row field), fields of ``EconomicsRow.to_dict()``.
+# Revenue per kWh, profit per watt-day and the zero-profit BTC price are monotone in the
+# workload's per-joule figure under one scenario, so they take its spread verdict.
 ECONOMICS_COLUMNS = (
     (Column("mining_usd_per_kwh", "mining revenue $/kWh", "USD/kWh", True, "mine", True, True), "mine", "revenue_usd_per_kwh"),
-    (Column("ai_usd_per_kwh", "AI revenue $/kWh", "USD/kWh", True, "infer", True, True), "infer", "revenue_usd_per_kwh"),
+    (Column("ai_usd_per_kwh", "AI revenue $/kWh (decode tokens)", "USD/kWh", True, "infer", True, True), "infer", "revenue_usd_per_kwh"),
     (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True), "mine", "profit_usd_per_watt_day"),
     (Column("ai_profit_usd_per_watt_day", "AI profit $/W/day", "USD/(W*day)", True, "infer", False, True), "infer", "profit_usd_per_watt_day"),
-    (Column("breakeven_btc_usd", "break-even BTC $", "USD", False, "mine", False, True), "mine", "breakeven.btc_usd"),
+    (Column("breakeven_btc_usd", "break-even BTC $ (zero mining profit)", "USD/BTC", False, "mine", False, True), "mine", "breakeven.btc_usd_zero_profit"),
+    (Column("flip_btc_usd", "mining beats AI above BTC $", "USD/BTC", False, "mine", False, True, ranked=False), "mine", "breakeven.btc_usd"),
     (Column("mining_payback_days", "mining payback days", "days", False, "mine", False, True), "mine", "payback_days"),
     (Column("ai_payback_days", "AI payback days", "days", False, "infer", False, True), "infer", "payback_days"),
 )
-# Columns whose verdict needs more than the per-joule spread (payback also depends on watts).
+# Payback also depends on watts and the card price, so the per-joule spread cannot judge it.
 _NO_VERDICT_COLUMNS = {"mining_payback_days", "ai_payback_days"}
 
 
@@ -389,6 +394,7 @@ class Row:
     files: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    economics: tuple[dict[str, Any], ...] = ()  # the full economics rows behind the money cells
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -399,6 +405,7 @@ class Row:
             "hosts": list(self.hosts),
             "notes": list(self.notes),
             "cells": {key: cell.to_dict() for key, cell in self.cells.items()},
+            "economics": list(self.economics),
         }
 
 
@@ -456,7 +463,7 @@ def build_comparison(
 def _sort_value(cell: Cell, column: Column) -> tuple[int, float]:
     if cell.value is None:
         return (1, 0.0)
-    return (0, -cell.value if column.higher_is_better else cell.value)
+    return (0, -cell.value if column.higher_is_better and column.ranked else cell.value)
 
 
 @dataclass
@@ -466,11 +473,12 @@ class _RawRow:
     kind: str
     values: dict[str, float | None]
     figures: dict[str, WorkloadFigure]  # by workload; empty for ASICs
-    missing: dict[str, str]  # workload -> why no figure
+    missing: dict[str, str]  # workload or column key -> why no figure
     files: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     datasheet: bool = False
+    economics: tuple[dict[str, Any], ...] = ()
 
 
 def _device_row(device: DeviceRuns, economics_rows: Sequence[Mapping[str, Any]]) -> _RawRow:
@@ -479,16 +487,28 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[Mapping[str, Any]])
         figure = device.figures.get(column.workload)
         values[column.key] = figure.per_joule if figure else None
     by_workload = {str(r.get("workload")): r for r in economics_rows}
+    missing = dict(device.not_run)
     for column, workload, path in ECONOMICS_COLUMNS:
-        values[column.key] = _lookup(by_workload.get(workload), path)
+        economics_row = by_workload.get(workload)
+        values[column.key] = _lookup(economics_row, path)
+        if values[column.key] is None and economics_row is not None:
+            missing[column.key] = _why_no_money(column, economics_row)
     notes = []
     if device.partial:
         notes.append("partial run: some workloads did not finish")
     notes += [f"{w} {why}" for w, why in device.not_run.items()]
+    for economics_row in economics_rows:
+        notes += [f"{economics_row.get('workload')} economics: {n}" for n in economics_row.get("notes") or ()]
     return _RawRow(
-        device.label, device.slug, device.kind, values, dict(device.figures), dict(device.not_run),
-        device.paths, device.hosts, tuple(notes),
+        device.label, device.slug, device.kind, values, dict(device.figures), missing,
+        device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(dict(r) for r in economics_rows),
     )
+
+
+def _why_no_money(column: Column, economics_row: Mapping[str, Any]) -> str:
+    if column.key.endswith("payback_days"):
+        return "no card price (--card-price)" if economics_row.get("card_usd") is None else "profit not positive"
+    return "not computed for this workload"
 
 
 def _asic_row(asic: Mapping[str, Any]) -> _RawRow:
@@ -497,9 +517,10 @@ def _asic_row(asic: Mapping[str, Any]) -> _RawRow:
     for column, workload, path in ECONOMICS_COLUMNS:
         values[column.key] = _lookup(asic, path) if workload == "mine" else None
     name = str(asic.get("name", "ASIC"))
-    source = asic.get("source")
-    notes = (f"datasheet: {source}",) if source else ("datasheet figures",)
-    return _RawRow(name, "asic-" + slugify(name), "asic", values, {}, {}, notes=notes, datasheet=True)
+    source = asic.get("source_detail") or asic.get("source")
+    notes = (str(source),) if source else ("datasheet figures",)
+    return _RawRow(name, "asic-" + slugify(name), "asic", values, {}, {}, notes=notes, datasheet=True,
+                   economics=(dict(asic),))
 
 
 def _lookup(row: Mapping[str, Any] | None, path: str) -> float | None:
@@ -528,7 +549,7 @@ def _judge(cols: Sequence[Column], devices: Sequence[DeviceRuns], raw: list[_Raw
                 cells[i][column.key] = _base_cell(row, column, reference)
             _rank_column(column, raw, [c for c in cells], reference)
     return [
-        Row(r.label, r.slug, r.kind, cells[i], r.files, r.hosts, r.notes) for i, r in enumerate(raw)
+        Row(r.label, r.slug, r.kind, cells[i], r.files, r.hosts, r.notes, r.economics) for i, r in enumerate(raw)
     ]
 
 
@@ -558,7 +579,7 @@ def _base_cell(row: _RawRow, column: Column, reference: Provenance | None) -> Ce
     if figure is None:
         return Cell(None, note=row.missing.get(column.workload, "not run"))
     if value is None:
-        return Cell(None, note="no economics for this workload", energy_kind=figure.energy_kind, energy_source=figure.energy_source)
+        return Cell(None, note=row.missing.get(column.key, "no economics for this workload"))
     # This row's own value first: "preset long vs quick" reads as "this row ran long, the others quick".
     reasons = figure.provenance.differences(reference) if reference is not None else []
     return Cell(
@@ -567,7 +588,8 @@ def _base_cell(row: _RawRow, column: Column, reference: Provenance | None) -> Ce
         note="; ".join(reasons),
         energy_kind=figure.energy_kind,
         energy_source=figure.energy_source,
-        spread=_scaled_spread(figure, value),
+        # Only columns proportional to per-joule figures can carry its spread rescaled.
+        spread=_scaled_spread(figure, value) if column.ratio else None,
     )
 
 
@@ -583,6 +605,8 @@ def _scaled_spread(figure: WorkloadFigure, value: float) -> Spread | None:
 
 
 def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]], reference: Provenance | None) -> None:
+    if not column.ranked:
+        return
     candidates = [
         i for i, row in enumerate(raw)
         if cells[i][column.key].value is not None and cells[i][column.key].verdict != NOT_COMPARABLE
@@ -697,7 +721,8 @@ def to_json(comparison: Comparison) -> str:
 
 
 def to_markdown(comparison: Comparison) -> str:
-    titles = ["device"] + [f"{c.title} ({'higher' if c.higher_is_better else 'lower'} is better)" for c in comparison.columns]
+    titles = ["device"] + [c.title + (f" ({'higher' if c.higher_is_better else 'lower'} is better)" if c.ranked else "")
+                           for c in comparison.columns]
     lines = ["| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for row in comparison.rows:
         cells = [describe_cell(row.cells[c.key], c).replace("|", "/") for c in comparison.columns]

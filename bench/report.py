@@ -49,7 +49,7 @@ class RevenueCurve:
     btc_usd: Sequence[float]
     mining_usd_per_kwh: Sequence[float]
     ai_usd_per_kwh: float | None  # None: no AI figure for this device
-    crossover_btc_usd: float | None  # where mining starts paying more per kWh than AI
+    crossover_btc_usd: float | None  # where mining starts paying more per kWh than AI (may be off the chart)
     energy_kind: str  # of the mining figure: "measured", "estimated" or "datasheet"
 
 
@@ -59,7 +59,8 @@ class ReportInputs:
     devices: Sequence[DeviceRuns]
     market: Sequence[MarketInput] = ()
     curves: Sequence[RevenueCurve] = ()
-    electricity_usd_per_kwh: float | None = None
+    electricity_usd_per_kwh: float | None = None  # the power cost per kWh drawn (price x PUE)
+    btc_usd_now: float | None = None  # the scenario's BTC price, marked on the revenue plot
     scenario: str = ""
     title: str = "joulebench: mining against AI work, per joule"
     generated_utc: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
@@ -129,13 +130,16 @@ def plot_efficiency_scatter(devices: Sequence[DeviceRuns]) -> Plot:
     return Plot("scatter", "Hashes per joule against tokens per joule", _png(figure), caption, missing)
 
 
-def plot_revenue_vs_btc(curves: Sequence[RevenueCurve], electricity_usd_per_kwh: float | None) -> Plot:
+def plot_revenue_vs_btc(
+    curves: Sequence[RevenueCurve], power_cost_usd_per_kwh: float | None, btc_usd_now: float | None = None,
+) -> Plot:
     """Revenue per kWh against BTC price per device, AI revenue flat, crossovers marked."""
     title = "Revenue per kWh against BTC price"
     if not curves:
         return Plot("revenue", title, None, "", "no device has a mining figure to price")
-    figure = _new_figure()
+    figure = _new_figure(height=5.2)
     ax = figure.add_subplot()
+    off_chart = []
     for curve, color in zip(curves, _colors(len(curves))):
         style = "-" if curve.energy_kind == "measured" else "--"
         ax.plot(curve.btc_usd, curve.mining_usd_per_kwh, style, color=color,
@@ -143,28 +147,34 @@ def plot_revenue_vs_btc(curves: Sequence[RevenueCurve], electricity_usd_per_kwh:
         if curve.ai_usd_per_kwh is not None:
             ax.axhline(curve.ai_usd_per_kwh, color=color, linestyle=":", linewidth=1.5,
                        label=f"{curve.device}: AI inference")
-        if curve.crossover_btc_usd is not None and curve.ai_usd_per_kwh is not None:
-            ax.plot([curve.crossover_btc_usd], [curve.ai_usd_per_kwh], marker="X", markersize=11,
-                    color=color, markeredgecolor="black", linestyle="none")
-            ax.annotate(f"crossover ${curve.crossover_btc_usd:,.0f}", (curve.crossover_btc_usd, curve.ai_usd_per_kwh),
-                        textcoords="offset points", xytext=(6, -14), fontsize=8)
-    if electricity_usd_per_kwh is not None:
-        ax.axhline(electricity_usd_per_kwh, color="black", linewidth=1, label="electricity price")
+        crossing = curve.crossover_btc_usd
+        if crossing is not None and curve.ai_usd_per_kwh is not None:
+            if min(curve.btc_usd) <= crossing <= max(curve.btc_usd):
+                ax.plot([crossing], [curve.ai_usd_per_kwh], marker="X", markersize=11,
+                        color=color, markeredgecolor="black", linestyle="none")
+                ax.annotate(f"${crossing:,.0f}", (crossing, curve.ai_usd_per_kwh),
+                            textcoords="offset points", xytext=(6, 6), fontsize=8)
+            else:
+                off_chart.append(f"{curve.device}: mining pays more than AI only above BTC ${crossing:,.0f}")
+    if power_cost_usd_per_kwh is not None:
+        ax.axhline(power_cost_usd_per_kwh, color="black", linewidth=1, label="power cost (electricity x PUE)")
+    if btc_usd_now is not None:
+        ax.axvline(btc_usd_now, color="grey", linewidth=1, linestyle="-.", label="scenario BTC price")
     positive = [v for c in curves for v in c.mining_usd_per_kwh if v > 0]
     positive += [c.ai_usd_per_kwh for c in curves if c.ai_usd_per_kwh and c.ai_usd_per_kwh > 0]
-    if electricity_usd_per_kwh:
-        positive.append(electricity_usd_per_kwh)
+    if power_cost_usd_per_kwh:
+        positive.append(power_cost_usd_per_kwh)
     _log_if_wide(ax, "y", positive)
     ax.set_xlabel("BTC price (USD)")
     ax.set_ylabel("revenue per kWh drawn (USD/kWh)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    figure.legend(fontsize=7, loc="outside right upper")
     caption = (
         "Solid: mining revenue from measured energy; dashed: from estimated energy or a datasheet. Dotted: the "
         "same device's AI inference revenue, which does not depend on BTC price. X marks the BTC price above "
-        "which mining pays more per kWh than AI work on that device. Black: the electricity price."
+        "which mining pays more per kWh than AI work on that device. Black: the power cost per kWh drawn."
     )
-    return Plot("revenue", title, _png(figure), caption)
+    return Plot("revenue", title, _png(figure), caption, "; ".join(off_chart))
 
 
 def plot_workload_bars(devices: Sequence[DeviceRuns]) -> Plot:
@@ -283,7 +293,8 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
 def _table_html(comparison: Comparison) -> str:
     e = html.escape
     head = "".join(
-        f"<th>{e(c.title)}<span class=\"sub\">{e(c.unit)}, {'higher' if c.higher_is_better else 'lower'} is better</span></th>"
+        f"<th>{e(c.title)}<span class=\"sub\">{e(c.unit)}"
+        + (f", {'higher' if c.higher_is_better else 'lower'} is better" if c.ranked else "") + "</span></th>"
         for c in comparison.columns
     )
     rows = []
@@ -358,7 +369,7 @@ def _market_html(inputs: ReportInputs) -> str:
 def build_plots(inputs: ReportInputs) -> list[Plot]:
     return [
         plot_efficiency_scatter(inputs.devices),
-        plot_revenue_vs_btc(inputs.curves, inputs.electricity_usd_per_kwh),
+        plot_revenue_vs_btc(inputs.curves, inputs.electricity_usd_per_kwh, inputs.btc_usd_now),
         plot_workload_bars(inputs.devices),
     ]
 
@@ -380,14 +391,3 @@ def write_report(out_html: Path, inputs: ReportInputs) -> list[Path]:
     except OSError as exc:
         raise BenchError(f"cannot write report {out_html}: {exc.strerror or exc}") from None
     return [out_html, *written]
-
-
-def crossover_btc_usd(btc_usd: Sequence[float], mining_usd_per_kwh: Sequence[float], ai_usd_per_kwh: float) -> float | None:
-    """BTC price where the mining curve reaches the AI level (linear interpolation), or None."""
-    points = list(zip(btc_usd, mining_usd_per_kwh))
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        if (y0 - ai_usd_per_kwh) * (y1 - ai_usd_per_kwh) <= 0 and y1 != y0:
-            return x0 + (ai_usd_per_kwh - y0) * (x1 - x0) / (y1 - y0)
-        if y0 == y1 == ai_usd_per_kwh:
-            return x0
-    return None

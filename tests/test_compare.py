@@ -117,8 +117,8 @@ def test_sorting_by_another_column_reorders_rows():
 
 def test_lower_is_better_columns_sort_ascending():
     economics = {
-        "cuda0-a": [{"workload": "mine", "breakeven": {"btc_usd": 90000.0}}],
-        "cuda0-b": [{"workload": "mine", "breakeven": {"btc_usd": 30000.0}}],
+        "cuda0-a": [{"workload": "mine", "breakeven": {"btc_usd_zero_profit": 90000.0}}],
+        "cuda0-b": [{"workload": "mine", "breakeven": {"btc_usd_zero_profit": 30000.0}}],
     }
     comparison = compare_docs(make_result("A"), make_result("B"), economics=economics, sort_key="breakeven_btc_usd")
     assert [r.label for r in comparison.rows] == ["B", "A"]
@@ -218,7 +218,7 @@ def test_economics_columns_take_the_workload_verdict():
 
 
 def test_asic_datasheet_rows_are_labelled_and_have_no_spread_verdict():
-    asic = {"name": "Antminer S21", "hashes_per_joule": 5.7e10, "revenue_usd_per_kwh": 1.5, "source": "vendor sheet"}
+    asic = {"name": "Antminer S21", "hashes_per_joule": 5.7e10, "revenue_usd_per_kwh": 1.5, "source_detail": "datasheet (2023): vendor sheet"}
     comparison = compare_docs(make_result("A"), economics={"cuda0-a": []}, asics=[asic])
     s21 = row(comparison, "Antminer S21").cells["hashes_per_joule"]
     assert s21.energy_kind == compare.DATASHEET and s21.verdict == compare.BEST

@@ -46,7 +46,8 @@ def sample_inputs(**kwargs):
     for d in devices:
         ys = [d.figures["mine"].per_joule * 1e-12 * x for x in xs]
         ai = d.figures["infer"].per_joule * 0.1 if "infer" in d.figures else None
-        crossing = report.crossover_btc_usd(xs, ys, ai) if ai is not None else None
+        # ys is linear in x from 0, so it reaches the AI level at x = ai / slope
+        crossing = ai / (d.figures["mine"].per_joule * 1e-12) if ai is not None else None
         curves.append(report.RevenueCurve(d.label, xs, ys, ai, crossing, d.figures["mine"].energy_kind))
     defaults = dict(
         comparison=build_comparison(devices), devices=devices, curves=curves, electricity_usd_per_kwh=0.1,
@@ -123,8 +124,3 @@ def test_report_without_money_says_why_there_is_no_revenue_plot(tmp_path):
 def test_report_path_must_be_html(tmp_path):
     with pytest.raises(BenchError, match=r"should end in \.html"):
         report.write_report(tmp_path / "report.pdf", sample_inputs())
-
-
-def test_crossover_is_where_mining_reaches_the_ai_level():
-    assert report.crossover_btc_usd([0.0, 100.0], [0.0, 2.0], 0.5) == pytest.approx(25.0)
-    assert report.crossover_btc_usd([0.0, 100.0], [0.0, 2.0], 3.0) is None

@@ -1,0 +1,285 @@
+"""``bench compare`` and ``bench report``: the procurement view over saved result files.
+
+    bench compare results/ [--sort COLUMN] [--format table|json|csv|markdown]
+                  [--scenario NAME] [--set KEY=VALUE]... [--card-price DEVICE=USD]... [--with-asics]
+    bench report results/ --out report.html  (same options; also writes report-*.png)
+
+RESULT arguments are result files or directories (searched for ``*.json``). Files of one device
+are merged; see bench/compare.py for the merge, comparability and spread rules, and
+bench/economics.py for the money.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from bench.compare import (
+    NOT_COMPARABLE, Comparison, DeviceRuns, Loaded, build_comparison, column_keys, describe_cell,
+    merge_devices, to_csv, to_json, to_markdown,
+)
+from bench.devices import slugify
+from bench.errors import BenchError
+
+FORMATS = ("table", "json", "csv", "markdown")
+# BTC prices the report's revenue plot spans, as multiples of the scenario's price.
+SWEEP_FROM, SWEEP_TO = 0.05, 3.0
+# A device's flip price further out than this multiple is named in the legend, not plotted to.
+SWEEP_MAX_EXTEND = 10.0
+
+
+def result_paths(arguments: Sequence[Path]) -> list[Path]:
+    """Files as given; directories expanded to the ``*.json`` files under them, sorted."""
+    paths: list[Path] = []
+    for argument in arguments:
+        if argument.is_dir():
+            found = sorted(p for p in argument.rglob("*.json") if p.is_file())
+            if not found:
+                raise BenchError(f"{argument}: no result files (*.json) in this directory")
+            paths += found
+        else:
+            paths.append(argument)
+    return paths
+
+
+def load_devices(arguments: Sequence[Path]) -> list[DeviceRuns]:
+    from bench.results import load_result
+
+    return merge_devices([Loaded(str(path), load_result(path)) for path in result_paths(arguments)])
+
+
+def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> dict[str, float]:
+    """``DEVICE=USD`` (DEVICE: the device name or slug, any case) -> {slug: usd}."""
+    prices: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.rpartition("=")
+        if not sep or not name.strip():
+            raise BenchError(f"--card-price {item!r}: expected DEVICE=USD, e.g. --card-price 'NVIDIA H100=25000'")
+        try:
+            usd = float(text)
+        except ValueError:
+            raise BenchError(f"--card-price {item!r}: {text!r} is not a number") from None
+        if not usd > 0 or usd == float("inf"):
+            raise BenchError(f"--card-price {item!r}: the price must be a positive number of USD")
+        wanted = slugify(name)
+        matches = [d for d in devices if wanted in (d.slug, slugify(d.name))]
+        if not matches:
+            known = ", ".join(sorted({d.name for d in devices}))
+            raise BenchError(f"--card-price {item!r}: no device named {name.strip()!r} in the results (devices: {known})")
+        for device in matches:
+            prices[device.slug] = usd
+    return prices
+
+
+def build(
+    arguments: Sequence[Path], *, scenario_name: str | None, overrides: Sequence[str], inputs_file: Path | None,
+    model_class: str | None, card_prices: Sequence[str], with_asics: bool, sort_key: str,
+) -> tuple[Comparison, list[DeviceRuns], Any, list[Any]]:
+    """Everything both commands show: (comparison, devices, scenario, ASIC economics rows)."""
+    from bench import economics, market
+
+    scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
+                                    model_class=model_class)
+    devices = load_devices(arguments)
+    prices = parse_card_prices(card_prices, devices)
+    rows = {d.slug: economics.rows_from_result(d.document, scenario, card_usd=prices.get(d.slug)) for d in devices}
+    asics = economics.asic_rows(scenario) if with_asics else []
+    comparison = build_comparison(
+        devices,
+        economics={slug: [r.to_dict() for r in device_rows] for slug, device_rows in rows.items()},
+        asics=[r.to_dict() for r in asics],
+        sort_key=sort_key,
+        inputs={
+            "scenario": scenario.name,
+            "scenario_description": scenario.description,
+            "model_class": scenario.model_class,
+            "market": scenario.inputs_dict(),
+            "card_prices_usd": {d.name: prices[d.slug] for d in devices if d.slug in prices},
+        },
+    )
+    return comparison, devices, scenario, asics
+
+
+def _common_options(function):
+    options = [
+        click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path)),
+        click.option("--sort", "sort_key", type=click.Choice(column_keys()), default="hashes_per_joule",
+                     show_default=True, help="Column to rank by, best first."),
+        click.option("--scenario", "scenario_name", metavar="NAME", help="Market scenario (default: the newest)."),
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Replace a market input, e.g. --set btc_usd=65000 (repeatable)."),
+        click.option("--inputs", "inputs_file", type=click.Path(path_type=Path), metavar="FILE",
+                     help="JSON file of market inputs, applied before --set."),
+        click.option("--model-class", metavar="CLASS", help="Price output tokens at this model size class (1B, 8B, 70B)."),
+        click.option("--card-price", "card_prices", multiple=True, metavar="DEVICE=USD",
+                     help="A device's purchase price, for payback days (repeatable)."),
+        click.option("--with-asics", is_flag=True, help="Add the datasheet ASIC rows (bench/data/asics.json)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@click.command("compare")
+@_common_options
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table for reading; csv, json or markdown to paste elsewhere.")
+def compare(
+    results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
+    inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
+    output_format: str,
+) -> int:
+    """Rank devices from result files: work per joule, money per kWh and per watt, payback.
+
+    One row per device (files of one device are merged). Each figure shows its ratio to the best
+    comparable row and whether the difference is larger than the run-to-run spread; results of
+    other workload code, presets or models are marked not comparable.
+    """
+    comparison, _, scenario, _ = build(
+        results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
+        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key,
+    )
+    if output_format == "json":
+        click.echo(to_json(comparison))
+    elif output_format == "csv":
+        click.echo(to_csv(comparison), nl=False)
+    elif output_format == "markdown":
+        click.echo(to_markdown(comparison), nl=False)
+    else:
+        from rich.console import Console
+
+        console = Console(width=None if sys.stdout.isatty() else 220)
+        console.print(rich_table(comparison, scenario))
+    return 0
+
+
+def rich_table(comparison: Comparison, scenario: Any):
+    from rich.table import Table
+
+    from bench.economics import scenario_hashprice_usd_per_phs_day
+
+    table = Table(title=f"Devices compared, sorted by {comparison.column(comparison.sort_key).title}, best first",
+                  title_justify="left")
+    table.add_column("device", overflow="fold")
+    for column in comparison.columns:
+        table.add_column(f"{column.title}\n({column.unit}" + (
+            f", {'higher' if column.higher_is_better else 'lower'} better)" if column.ranked else ")"),
+            justify="right", overflow="fold")
+    for row in comparison.rows:
+        cells = []
+        for column in comparison.columns:
+            cell = row.cells[column.key]
+            text = describe_cell(cell, column)
+            style = "green" if cell.verdict == "best" else "dim" if cell.verdict == NOT_COMPARABLE else ""
+            cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
+        files = f"\n{len(row.files)} file(s)" if row.files else ""
+        table.add_row(f"{_escape(row.label)}\n[dim]{row.kind}{files}[/]", *cells)
+    caption = [
+        "±: half the lowest-to-highest window range; xN: ratio to the best comparable row; beyond spread: "
+        "the two devices' window ranges do not overlap (within spread: they do). (measured)/(estimated): energy source.",
+        f"Market: scenario {scenario.name}; BTC ${scenario.get('btc_usd'):,.0f} ({scenario.values['btc_usd'].date}), "
+        f"hashprice ${scenario_hashprice_usd_per_phs_day(scenario):.2f}/PH/s/day, tokens "
+        f"${scenario.get('usd_per_million_tokens'):g}/1M ({scenario.model_class} class), electricity "
+        f"${scenario.get('electricity_usd_per_kwh'):g}/kWh x PUE {scenario.get('pue'):g}. Sources: bench economics.",
+    ]
+    caption += [f"- {note}" for note in comparison.notes]
+    caption += [f"- {row.label}: {note}" for row in comparison.rows for note in row.notes]
+    table.caption = _escape("\n".join(caption))
+    table.caption_justify = "left"
+    return table
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@click.command("report")
+@_common_options
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, metavar="PATH.html",
+              help="The HTML file; plots are also written beside it as PATH-<plot>.png.")
+def report(
+    results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
+    inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
+    out_path: Path,
+) -> int:
+    """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs."""
+    from bench import __version__
+    from bench import report as reporting
+
+    if out_path.suffix.lower() not in (".html", ".htm"):
+        raise BenchError(f"--out {out_path}: the report path should end in .html")
+    comparison, devices, scenario, asics = build(
+        results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
+        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key,
+    )
+    inputs = reporting.ReportInputs(
+        comparison=comparison,
+        devices=devices,
+        market=market_inputs(scenario),
+        curves=revenue_curves(devices, scenario, asics),
+        electricity_usd_per_kwh=scenario.get("electricity_usd_per_kwh") * scenario.get("pue"),
+        btc_usd_now=scenario.get("btc_usd"),
+        scenario=f"{scenario.name} ({scenario.description})" if scenario.description else scenario.name,
+        tool_version=__version__,
+    )
+    for path in reporting.write_report(out_path, inputs):
+        click.echo(f"wrote {path}")
+    return 0
+
+
+def market_inputs(scenario: Any) -> list[Any]:
+    from bench.market import KEYS
+    from bench.report import MarketInput
+
+    out = [
+        MarketInput(f"{key} ({KEYS[key].meaning})", f"{value.value:g} {value.unit}", value.date, value.source)
+        for key, value in scenario.values.items()
+    ]
+    if scenario.published_hashprice is not None:
+        published = scenario.published_hashprice
+        out.append(MarketInput("published hashprice (a check, not an input)", f"{published.value:g} {published.unit}",
+                               published.date, published.source))
+    return out
+
+
+def revenue_curves(devices: Sequence[DeviceRuns], scenario: Any, asics: Sequence[Any]) -> list[Any]:
+    """Mining revenue per kWh of each device (and ASIC) across BTC prices, its flat AI revenue,
+    and the flip price economics computes, from bench.sweep over the same economics rows."""
+    from dataclasses import replace
+
+    from bench import economics, sweep
+    from bench.report import RevenueCurve
+
+    btc_now = scenario.get("btc_usd")
+    pairs = []
+    for device in devices:
+        rows = {r.workload: r for r in economics.rows_from_result(device.document, scenario)}
+        if "mine" in rows:
+            # Names must be distinct for the sweep; two cards of one model differ by slug.
+            mine = replace(rows["mine"], name=f"{device.slug} mine")
+            infer = replace(rows["infer"], name=f"{device.slug} infer") if "infer" in rows else None
+            pairs.append((device.label, device.figures["mine"].energy_kind, mine, infer))
+    pairs += [(a.name, "datasheet", a, None) for a in asics]
+    if not pairs:
+        return []
+    flips = [m.breakeven.get("btc_usd") for _, _, m, _ in pairs]
+    in_reach = [f for f in flips if f is not None and f <= SWEEP_MAX_EXTEND * btc_now]
+    stop = max([SWEEP_TO * btc_now, *[1.15 * f for f in in_reach]])
+    rows = [r for _, _, m, i in pairs for r in (m, i) if r is not None]
+    result = sweep.sweep(rows, scenario, "btc_usd", SWEEP_FROM * btc_now, stop, points=121)
+    curves = []
+    for label, kind, mine, infer in pairs:
+        curves.append(RevenueCurve(
+            device=label,
+            btc_usd=result.values,
+            mining_usd_per_kwh=result.revenue_usd_per_kwh[mine.name],
+            ai_usd_per_kwh=infer.revenue_usd_per_kwh if infer is not None else None,
+            crossover_btc_usd=mine.breakeven.get("btc_usd"),
+            energy_kind=kind,
+        ))
+    return curves
