@@ -1,0 +1,303 @@
+"""Economics formulas against hand-computed cases, break-even points plugged back in, hashprice
+against the published index, and rows built from result documents."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import economics as econ
+from bench.errors import BenchError
+from bench.market import load_scenario
+from bench.results import SCHEMA_VERSION, FORMAT_NAME, validate
+
+# A round-number market, so every expected figure below can be worked out by hand.
+HAND = {
+    "btc_usd": 100_000, "difficulty": 100e12, "subsidy_btc": 3.125, "fees_btc_per_block": 0.125,
+    "pool_fee": 0.02, "electricity_usd_per_kwh": 0.05, "pue": 1.5, "usd_per_million_tokens": 0.10,
+    "gpu_hour_usd": 2.0, "utilization": 0.5,
+}
+
+
+@pytest.fixture
+def hand():
+    return load_scenario("2026-01", overrides=HAND)
+
+
+def rel(x: float, y: float) -> float:
+    return abs(x - y) / abs(y)
+
+
+# --- formulas ------------------------------------------------------------------------------------
+
+
+def test_btc_per_hash_is_block_reward_over_expected_hashes_per_block():
+    # At difficulty 1 a block takes 2^32 hashes on average: 3.25 BTC / 4,294,967,296 hashes.
+    assert econ.btc_per_hash(1, 3.125, 0.125) == pytest.approx(3.25 / 4_294_967_296, rel=1e-15)
+
+
+def test_hashprice_hand_computed():
+    # 1 PH/s for a day = 1e15 x 86,400 hashes; each earns 3.25 / (1e14 x 2^32) BTC at $100,000:
+    # 3.25 x 86,400 x 1e15 x 1e5 / (1e14 x 4,294,967,296) = 3.25 x 86,400 x 1e6 / 4,294,967,296 = 65.3788
+    value = econ.hashprice_usd_per_phs_day(100_000, 100e12, 3.125, 0.125)
+    assert value == pytest.approx(65.37884, rel=1e-6)
+
+
+def test_electricity_cost_is_watts_times_pue_times_price():
+    # 20 W for 24 h = 0.48 kWh at the device; x PUE 1.5 x $0.05/kWh = $0.036
+    assert econ.electricity_usd_per_day(20, 1.5, 0.05) == pytest.approx(0.036, rel=1e-12)
+
+
+def test_mining_row_hand_computed(hand):
+    # 1 TH/s at 20 W. Revenue/day = hashprice per TH/s (65.37884 / 1000) x (1 - 0.02) = 0.0640713
+    row = econ.mining_row("asic", 1e12, 20, hand, source="user", card_usd=100)
+    assert row.revenue_usd_per_day == pytest.approx(0.0640713, rel=1e-5)
+    assert row.electricity_usd_per_day == pytest.approx(0.036, rel=1e-12)
+    assert row.profit_usd_per_day == pytest.approx(0.0640713 - 0.036, rel=1e-4)
+    # per kWh the device draws: 0.0640713 / 0.48 = 0.133482; profit/kWh = 0.133482 - 1.5 x 0.05
+    assert row.revenue_usd_per_kwh == pytest.approx(0.133482, rel=1e-5)
+    assert row.profit_usd_per_kwh == pytest.approx(0.133482 - 0.075, rel=1e-4)
+    assert row.revenue_usd_per_watt_day == pytest.approx(0.0640713 / 20, rel=1e-5)
+    assert row.profit_usd_per_watt_day == pytest.approx(0.0280713 / 20, rel=1e-4)
+    # break-even electricity: 0.133482 / 1.5 = 0.0889879; zero-profit BTC: $100,000 x 0.075 / 0.133482
+    assert row.breakeven["electricity_usd_per_kwh"] == pytest.approx(0.0889879, rel=1e-5)
+    assert row.breakeven["btc_usd_zero_profit"] == pytest.approx(56_187.4, rel=1e-5)
+    assert row.breakeven["btc_usd"] is None  # no AI work of this device to flip against
+    # payback: $100 / $0.0280713 per day = 3,562.4 days
+    assert row.payback_days == pytest.approx(3562.36, rel=1e-5)
+    assert row.hashes_per_joule == pytest.approx(5e10)
+    assert row.hashprice_usd_per_phs_day == pytest.approx(65.37884, rel=1e-6)
+
+
+def test_ai_token_row_hand_computed(hand):
+    # 50 tokens/s x 86,400 s x $0.10 / 1e6 = $0.432/day; 200 W x 24 h = 4.8 kWh x 1.5 x $0.05 = $0.36
+    row = econ.ai_row("gpu", 50, 200, hand, source="measured")
+    assert row.revenue_usd_per_day == pytest.approx(0.432, rel=1e-12)
+    assert row.electricity_usd_per_day == pytest.approx(0.36, rel=1e-12)
+    assert row.profit_usd_per_day == pytest.approx(0.072, rel=1e-9)
+    assert row.revenue_usd_per_kwh == pytest.approx(0.09, rel=1e-12)  # 0.432 / 4.8
+    assert row.breakeven["electricity_usd_per_kwh"] == pytest.approx(0.06, rel=1e-12)  # 0.09 / 1.5
+    # zero profit at 0.075 $/kWh / (50/200 x 3.6e6 = 900,000 tokens/kWh) x 1e6 = $0.08333/1M
+    assert row.breakeven["usd_per_million_tokens"] == pytest.approx(0.083333, rel=1e-5)
+    assert row.tokens_per_joule == 0.25
+    assert row.pricing_basis == "tokens"
+
+
+def test_rental_row_earns_rate_times_hours_times_utilization_whatever_the_token_rate(hand):
+    # $2.00/GPU-hour x 24 h x 0.5 = $24/day
+    slow = econ.ai_row("gpu", 10, 700, hand, workload="train", source="measured")
+    fast = econ.ai_row("gpu", 1000, 700, hand, workload="train", source="measured")
+    assert slow.pricing_basis == fast.pricing_basis == "rental"
+    assert slow.revenue_usd_per_day == fast.revenue_usd_per_day == pytest.approx(24.0)
+
+
+def test_flip_price_hand_computed_and_plugged_back(hand):
+    mining = econ.mining_row("dev mine", 1e12, 20, hand, source="measured", device="dev")
+    ai = econ.ai_row("dev infer", 50, 200, hand, source="measured", device="dev")
+    mining, ai = econ.pair(mining, ai, hand)
+    # mining earns 0.133482 $/kWh at $100,000, AI 0.09 $/kWh: flip at 100,000 x 0.09 / 0.133482
+    assert mining.breakeven["btc_usd"] == ai.breakeven["btc_usd"] == pytest.approx(67_424.9, rel=1e-5)
+    at_flip = hand.with_value("btc_usd", mining.breakeven["btc_usd"], "test")
+    assert rel(econ.recompute(mining, at_flip).revenue_usd_per_kwh, econ.recompute(ai, at_flip).revenue_usd_per_kwh) < 1e-12
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: econ.mining_row("m", 3e7, 65, s, source="estimated"),
+    lambda s: econ.ai_row("a", 12, 65, s, source="estimated"),
+    lambda s: econ.ai_row("t", 12, 65, s, workload="train", source="estimated"),
+])
+def test_breakeven_electricity_gives_zero_profit_when_plugged_back(make):
+    scenario = load_scenario("2026-01")
+    row = make(scenario)
+    at = scenario.with_value("electricity_usd_per_kwh", row.breakeven["electricity_usd_per_kwh"], "test")
+    assert abs(econ.recompute(row, at).profit_usd_per_day) < 1e-12 * row.revenue_usd_per_day + 1e-18
+
+
+def test_zero_profit_btc_and_token_prices_give_zero_profit_when_plugged_back():
+    scenario = load_scenario("2025-11")
+    mining = econ.mining_row("S21", 200e12, 3500, scenario, source="datasheet")
+    at = scenario.with_value("btc_usd", mining.breakeven["btc_usd_zero_profit"], "test")
+    assert abs(econ.recompute(mining, at).profit_usd_per_day) < 1e-9
+    ai = econ.ai_row("gpu", 800, 350, scenario, source="measured")
+    at = scenario.with_value("usd_per_million_tokens", ai.breakeven["usd_per_million_tokens"], "test")
+    assert abs(econ.recompute(ai, at).profit_usd_per_day) < 1e-9
+
+
+# --- hashprice against the published index ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, published_usd, published_btc",
+    [
+        # Hashrate Index Roundup (2025-11-03): USD hashprice $43.33/PH/s/day, BTC 0.00040577.
+        ("2025-11", 43.33, 0.00040577),
+        # Hashrate Index Roundup (2026-01-12): USD hashprice $39.53/PH/s/day, BTC 0.00043143.
+        ("2026-01", 39.53, 0.00043143),
+    ],
+)
+def test_scenario_hashprice_is_within_2_percent_of_the_published_figure_for_its_date(name, published_usd, published_btc):
+    scenario = load_scenario(name)
+    assert rel(econ.scenario_hashprice_usd_per_phs_day(scenario), published_usd) < 0.02
+    btc_hashprice = econ.hashprice_usd_per_phs_day(1.0, scenario.get("difficulty"), scenario.get("subsidy_btc"),
+                                                   scenario.get("fees_btc_per_block"))
+    assert rel(btc_hashprice, published_btc) < 0.02
+    # The data file carries the same published figure, shown to users beside the computed one.
+    assert scenario.published_hashprice.value == published_usd
+
+
+# --- bad inputs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hashes, watts, named", [
+    (0, 100, "hash rate"), (-1, 100, "hash rate"), (float("nan"), 100, "hash rate"),
+    (1e9, 0, "watts"), (1e9, -5, "watts"), (1e9, float("inf"), "watts"),
+])
+def test_mining_row_refuses_bad_rates_and_watts_naming_them(hashes, watts, named):
+    with pytest.raises(BenchError, match=named):
+        econ.mining_row("x", hashes, watts, load_scenario(), source="user")
+
+
+def test_rows_refuse_an_unknown_source_workload_pricing_or_card_price():
+    scenario = load_scenario()
+    with pytest.raises(BenchError, match="source"):
+        econ.mining_row("x", 1e9, 10, scenario, source="guessed")
+    with pytest.raises(BenchError, match="workload"):
+        econ.ai_row("x", 5, 10, scenario, workload="mine", source="user")
+    with pytest.raises(BenchError, match="pricing"):
+        econ.ai_row("x", 5, 10, scenario, pricing="vibes", source="user")
+    with pytest.raises(BenchError, match="card price"):
+        econ.ai_row("x", 5, 10, scenario, source="user", card_usd=-10)
+
+
+def test_no_payback_without_a_card_price_or_without_profit():
+    scenario = load_scenario("2026-01")
+    assert econ.mining_row("x", 1e12, 20, scenario, source="user").payback_days is None
+    losing = econ.mining_row("cpu", 3e7, 65, scenario, source="estimated", card_usd=500)
+    assert losing.payback_days is None
+    assert any("no payback" in note for note in losing.notes)
+
+
+# --- ASIC reference rows ---------------------------------------------------------------------------
+
+
+def test_asic_rows_cover_the_required_models_as_datasheet_figures():
+    rows = econ.asic_rows(load_scenario())
+    names = {row.name for row in rows}
+    assert {"Antminer S19 XP", "Antminer S21", "Antminer S21 Pro", "Antminer S21 XP", "Antminer S21 XP Hyd",
+            "Whatsminer M60S", "Avalon A16 XP"} <= names
+    for row in rows:
+        assert row.source == "datasheet"
+        assert row.source_detail.startswith("datasheet (")
+    s21xp = next(row for row in rows if row.name == "Antminer S21 XP")
+    # 270 TH/s at 3645 W = 13.5 J/TH -> 1e12 / 13.5 hashes per joule
+    assert s21xp.hashes_per_joule == pytest.approx(1e12 / 13.5)
+
+
+# --- rows from a result document ----------------------------------------------------------------
+
+
+def _phase(name, unit, rate, watts, kind="measured"):
+    return {"name": name, "unit": unit, "rate_per_s": rate, "per_joule": rate / watts, "watts": watts,
+            "joules": watts * 10.0, "seconds": 10.0, "energy_source": f"{kind}: test meter", "energy_kind": kind}
+
+
+def _workload(name, unit, phases, headline, config=None):
+    top = next(p for p in phases if p["name"] == headline)
+    entry = {"name": name, "status": "ok", "headline_phase": headline, "config": config or {}, "phases": phases}
+    entry.update({k: v for k, v in top.items() if k != "name"})
+    return entry
+
+
+def result_document(kind="measured", device_kind="cpu", model="tiny"):
+    document = {
+        "format": FORMAT_NAME, "schema_version": SCHEMA_VERSION,
+        "device": {"kind": device_kind, "name": "Test CPU"},
+        "workloads": [
+            _workload("mine", "hashes", [_phase("hash", "hashes", 4e7, 80.0, kind)], "hash"),
+            _workload("infer", "tokens", [_phase("prefill", "tokens", 900.0, 90.0, kind),
+                                          _phase("decode", "tokens", 30.0, 60.0, kind)], "decode",
+                      config={"model": model}),
+            _workload("train", "tokens", [_phase("train", "tokens", 400.0, 95.0, kind)], "train"),
+            {"name": "broken", "status": "failed", "error": "boom"},
+        ],
+    }
+    return validate(document)
+
+
+def test_rows_from_result_price_mining_decode_and_training():
+    scenario = load_scenario("2026-01")
+    rows = {row.workload: row for row in econ.rows_from_result(result_document(), scenario)}
+    assert set(rows) == {"mine", "infer", "train"}
+    assert rows["mine"].hashes_per_s == 4e7 and rows["mine"].watts == 80.0
+    # Inference is priced from the decode phase, not prefill.
+    assert rows["infer"].tokens_per_s == 30.0 and rows["infer"].watts == 60.0
+    assert rows["infer"].pricing_basis == "tokens"
+    assert rows["train"].pricing_basis == "rental"
+    assert any("H100" in note for note in rows["train"].notes)  # a CPU does not rent at H100 rates
+    # Mining and inference of one device are paired: the flip price is filled and plugs back.
+    flip = rows["mine"].breakeven["btc_usd"]
+    assert flip == rows["infer"].breakeven["btc_usd"] > 0
+    at = scenario.with_value("btc_usd", flip, "test")
+    assert rel(econ.recompute(rows["mine"], at).revenue_usd_per_kwh, econ.recompute(rows["infer"], at).revenue_usd_per_kwh) < 1e-12
+
+
+def test_estimated_energy_is_never_shown_as_measured():
+    rows = econ.rows_from_result(result_document(kind="estimated"), load_scenario())
+    assert {row.source for row in rows} == {"estimated"}
+    assert all(row.source_detail.startswith("estimated:") for row in rows)
+
+
+def test_a_model_of_another_size_class_is_flagged():
+    scenario = load_scenario()  # tokens priced as 8B class
+    infer = next(r for r in econ.rows_from_result(result_document(model="llama-1b"), scenario) if r.workload == "infer")
+    assert any("--model-class 1B" in note for note in infer.notes)
+    infer = next(r for r in econ.rows_from_result(result_document(model="llama-8b"), scenario) if r.workload == "infer")
+    assert not any("class" in note for note in infer.notes)
+
+
+def test_result_watts_missing_are_taken_from_joules_over_seconds():
+    document = result_document()
+    del document["workloads"][0]["watts"]  # 80 W x 10 s = 800 J stay
+    mine = econ.rows_from_result(document, load_scenario())[0]
+    assert mine.watts == pytest.approx(80.0)
+
+
+def test_result_with_zero_watts_is_refused_naming_the_workload():
+    document = result_document()
+    document["workloads"][0]["watts"] = 0.0
+    with pytest.raises(BenchError, match="workload mine: watts"):
+        econ.rows_from_result(document, load_scenario())
+
+
+def test_rows_serialise_to_strict_json_with_the_documented_fields():
+    rows = econ.rows_from_result(result_document(), load_scenario(), card_usd=300) + econ.asic_rows(load_scenario())
+    for row in rows:
+        data = json.loads(json.dumps(row.to_dict(), allow_nan=False))
+        for field in ("name", "workload", "source", "watts", "revenue_usd_per_day", "electricity_usd_per_day",
+                      "profit_usd_per_day", "revenue_usd_per_kwh", "profit_usd_per_kwh", "profit_usd_per_watt_day",
+                      "breakeven", "payback_days"):
+            assert field in data
+        assert "btc_usd" in data["breakeven"] and "electricity_usd_per_kwh" in data["breakeven"]
+
+
+def test_render_table_shows_every_row_the_scenario_and_the_notes():
+    from rich.console import Console
+
+    scenario = load_scenario("2025-11")
+    rows = econ.rows_from_result(result_document(), scenario) + econ.asic_rows(scenario)
+    console = Console(record=True, width=200)
+    console.print(econ.render_table(rows, scenario))
+    console.print(econ.render_inputs(scenario))
+    text = console.export_text()
+    for row in rows:
+        assert row.name in text
+    assert "scenario 2025-11" in text and "H100" in text  # the training row's note
+    assert "published hashprice for 2025-11-03: $43.33" in text
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "-"), (0.0, "0"), (0.0123, "0.0123"), (1234.4, "1,234"), (-2.5e9, "-2.5B"), (1.1e-6, "1.1e-06"),
+])
+def test_fmt_keeps_three_significant_digits_and_scales_large_numbers(value, text):
+    assert econ.fmt(value) == text
