@@ -1,0 +1,213 @@
+"""``bench economics``: money per watt, mining against AI, for measured results or typed rates.
+
+    bench economics [RESULT...] [--scenario NAME] [--set KEY=VALUE]... [--inputs FILE]
+                    [--hashrate H/s --watts W] [--tokens-per-s T --watts W] [--card-usd USD]
+                    [--sweep KEY=FROM:TO [--sweep-out PATH]] [--json]
+
+Each ``--watts`` belongs to the ``--hashrate`` or ``--tokens-per-s`` just before it (or, if it
+comes first, just after it); a single ``--watts`` is the draw of both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from bench.errors import BenchError
+
+_RATE_OPTIONS = ("--hashrate", "--tokens-per-s")
+
+
+def rate_order(args: Sequence[str]) -> list[str]:
+    """The rate and --watts options in the order the user typed them."""
+    order = []
+    for arg in args:
+        if arg == "--":
+            break
+        name = arg.split("=", 1)[0]
+        if name in (*_RATE_OPTIONS, "--watts"):
+            order.append(name)
+    return order
+
+
+def assign_watts(order: Sequence[str], watts: Sequence[float]) -> dict[str, float]:
+    """Which --watts goes with which rate option: the nearest rate before it, else the next one
+    after it; one --watts alone is shared by every rate given."""
+    rates = [name for name in order if name != "--watts"]
+    if not watts:
+        return {}
+    if not rates:
+        raise BenchError("--watts needs --hashrate or --tokens-per-s")
+    if len(watts) == 1:
+        return {name: watts[0] for name in rates}
+    if len(set(rates)) != len(rates):
+        raise BenchError("give --hashrate and --tokens-per-s at most once each")
+    paired: dict[str, float] = {}
+    pending_watts: list[float] = []  # --watts seen before any unpaired rate
+    last_rate: str | None = None
+    values = iter(watts)
+    for name in order:
+        if name == "--watts":
+            value = next(values)
+            if last_rate is not None and last_rate not in paired:
+                paired[last_rate] = value
+            else:
+                pending_watts.append(value)
+        else:
+            last_rate = name
+            if pending_watts:
+                paired[name] = pending_watts.pop(0)
+    if pending_watts or len(paired) != len(rates):
+        raise BenchError("each --hashrate and --tokens-per-s needs its own --watts (or give one --watts for both)")
+    return paired
+
+
+class _EconomicsCommand(click.Command):
+    """Records the order of the rate and --watts options, which click's parsed values lose."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["economics.rate_order"] = rate_order(args)
+        return super().parse_args(ctx, args)
+
+
+@click.command("economics", cls=_EconomicsCommand)
+@click.argument("results", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--scenario", "scenario_name", metavar="NAME", help="Market scenario (see --list-scenarios).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Replace a market input, e.g. --set btc_usd=65000 (repeatable).")
+@click.option("--inputs", "inputs_file", type=click.Path(path_type=Path), metavar="FILE",
+              help="JSON file of market inputs, applied before --set.")
+@click.option("--model-class", metavar="CLASS", help="Price output tokens at this model size class (1B, 8B, 70B).")
+@click.option("--hashrate", type=float, metavar="H/s", help="A mining rate to price (with --watts).")
+@click.option("--tokens-per-s", type=float, metavar="T", help="A decode rate in output tokens/s to price (with --watts).")
+@click.option("--watts", type=float, multiple=True, metavar="W", help="Draw for the rate given just before it.")
+@click.option("--card-usd", type=float, metavar="USD", help="Card price, for payback days.")
+@click.option("--no-asics", is_flag=True, help="Leave out the datasheet ASIC rows.")
+@click.option("--sweep", "sweep_spec", metavar="KEY=FROM:TO",
+              help="Sweep one input (btc_usd, difficulty, usd_per_million_tokens, electricity_usd_per_kwh...).")
+@click.option("--sweep-out", type=click.Path(path_type=Path), metavar="PATH",
+              help="Plot file (.png or .svg; default sweep-KEY.png); data goes next to it as .csv and .json.")
+@click.option("--list-scenarios", is_flag=True, help="List the shipped scenarios and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@click.pass_context
+def economics(
+    ctx: click.Context, results: tuple[Path, ...], scenario_name: str | None, overrides: tuple[str, ...],
+    inputs_file: Path | None, model_class: str | None, hashrate: float | None, tokens_per_s: float | None,
+    watts: tuple[float, ...], card_usd: float | None, no_asics: bool, sweep_spec: str | None,
+    sweep_out: Path | None, list_scenarios: bool, as_json: bool,
+) -> int:
+    """Revenue, power cost and profit per day, per kWh and per watt: mining against AI work, with
+    the BTC and electricity prices where the decision flips."""
+    from bench import economics as econ
+    from bench import market
+    from bench.results import clean_floats, load_result
+
+    if list_scenarios:
+        _print_scenarios(as_json)
+        return 0
+    scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
+                                    model_class=model_class)
+    sweep_args = None
+    if sweep_spec is not None:
+        from bench.sweep import parse_sweep
+
+        sweep_args = parse_sweep(sweep_spec)  # bad specs fail before any work
+
+    rows: list[Any] = []
+    seen: set[str] = set()
+    for path in results:
+        file_rows = econ.rows_from_result(load_result(path), scenario, card_usd=card_usd)
+        if any(row.name in seen for row in file_rows):  # the same device in two files
+            file_rows = [_renamed(row, f"[{path.stem}]") for row in file_rows]
+        seen.update(row.name for row in file_rows)
+        rows += file_rows
+    rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd)
+    if not no_asics:
+        rows += econ.asic_rows(scenario)
+
+    sweep_result, files = None, []
+    if sweep_args is not None:
+        from bench import sweep as sweeping
+
+        key, start, stop = sweep_args
+        sweep_result = sweeping.sweep(rows, scenario, key, start, stop)
+        plot_path = Path(sweep_out) if sweep_out else Path(f"sweep-{key}.png")
+        files = [sweeping.save_plot(sweep_result, plot_path), *sweeping.save_data(sweep_result, plot_path.with_suffix(""))]
+
+    if as_json:
+        document = {
+            "scenario": {"name": scenario.name, "description": scenario.description, "model_class": scenario.model_class},
+            "hashprice_usd_per_phs_day": econ.scenario_hashprice_usd_per_phs_day(scenario),
+            "published_hashprice": scenario.published_hashprice.to_dict() if scenario.published_hashprice else None,
+            "rows": [row.to_dict() for row in rows],
+            "inputs": scenario.inputs_dict(),
+        }
+        if sweep_result is not None:
+            document["sweep"] = sweep_result.to_dict()
+            document["files"] = [str(f) for f in files]
+        click.echo(json.dumps(clean_floats(document), indent=2, allow_nan=False))
+        return 0
+
+    from rich.console import Console
+
+    console = Console()
+    if rows:
+        console.print(econ.render_table(rows, scenario))
+    console.print(econ.render_inputs(scenario))
+    if not results and hashrate is None and tokens_per_s is None:
+        console.print("no device figures given: pass result files, or --hashrate/--tokens-per-s with --watts")
+    if sweep_result is not None:
+        for crossing in sweep_result.crossovers:
+            console.print(f"{crossing.kind}: {crossing.note}")
+        if not sweep_result.crossovers:
+            console.print(f"no crossing between {sweep_args[1]:g} and {sweep_args[2]:g} {sweep_result.unit}")
+        console.print("saved " + ", ".join(str(f) for f in files))
+    return 0
+
+
+def _renamed(row: Any, suffix: str) -> Any:
+    from dataclasses import replace
+
+    return replace(row, name=f"{row.name} {suffix}", device=f"{row.device} {suffix}")
+
+
+def _typed_rows(order: Sequence[str], hashrate: float | None, tokens_per_s: float | None, watts: Sequence[float],
+                scenario: Any, card_usd: float | None) -> list[Any]:
+    """Rows for rates typed on the command line: source "user", paired for the flip price."""
+    from bench import economics as econ
+
+    given = [name for name, value in (("--hashrate", hashrate), ("--tokens-per-s", tokens_per_s)) if value is not None]
+    # Without the recorded order (a caller that bypassed parse_args), take the options as declared.
+    order = list(order) or [*given, *["--watts"] * len(watts)]
+    draw = assign_watts(order, watts)
+    for name in given:
+        if name not in draw:
+            raise BenchError(f"{name} needs --watts (the device's draw while doing that work)")
+    rows = []
+    if hashrate is not None:
+        rows.append(econ.mining_row("typed mine", hashrate, draw["--hashrate"], scenario, source="user",
+                                    card_usd=card_usd, device="typed", source_detail="user: --hashrate and --watts"))
+    if tokens_per_s is not None:
+        rows.append(econ.ai_row("typed infer", tokens_per_s, draw["--tokens-per-s"], scenario, source="user",
+                                card_usd=card_usd, device="typed", source_detail="user: --tokens-per-s and --watts"))
+    if len(rows) == 2:
+        rows = list(econ.pair(rows[0], rows[1], scenario))
+    return rows
+
+
+def _print_scenarios(as_json: bool) -> None:
+    from bench import market
+
+    catalog = {name: market.load_scenario(name) for name in market.scenario_names()}
+    if as_json:
+        click.echo(json.dumps({
+            "default": market.DEFAULT_SCENARIO,
+            "scenarios": {name: {"description": s.description, "inputs": s.inputs_dict()} for name, s in catalog.items()},
+        }, indent=2))
+        return
+    for name, scenario in catalog.items():
+        mark = " (default)" if name == market.DEFAULT_SCENARIO else ""
+        click.echo(f"{name}{mark}: {scenario.description}")

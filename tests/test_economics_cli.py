@@ -1,0 +1,157 @@
+"""`bench economics`: JSON output, option pairing, sweeps, and bad input as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bench.commands.economics import assign_watts, economics, rate_order
+from bench.errors import BenchError
+from bench.market import KEYS
+from bench.results import write_atomic
+
+from test_economics import result_document  # tests/ is on sys.path (no package, prepend import mode)
+
+
+def run_json(*args: str) -> dict:
+    result = CliRunner().invoke(economics, [*args, "--json"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return json.loads(result.output)
+
+
+def test_json_has_rows_and_every_input_with_its_source():
+    document = run_json("--hashrate", "3e9", "--watts", "300", "--tokens-per-s", "900", "--watts", "350")
+    rows = {row["name"]: row for row in document["rows"]}
+    mine, infer = rows["typed mine"], rows["typed infer"]
+    for row in (mine, infer):
+        for field in ("name", "workload", "watts", "revenue_usd_per_day", "electricity_usd_per_day",
+                      "profit_usd_per_day", "revenue_usd_per_kwh"):
+            assert field in row
+        assert row["source"] == "user"
+    assert mine["breakeven"]["btc_usd"] == infer["breakeven"]["btc_usd"] > 0
+    assert (mine["watts"], infer["watts"]) == (300.0, 350.0)
+    assert "Antminer S21 XP" in rows  # datasheet rows stand beside the device
+    assert set(document["inputs"]) == set(KEYS)
+    for value in document["inputs"].values():
+        assert set(value) == {"value", "unit", "date", "source"} and value["source"]
+    assert document["scenario"]["name"] == "2026-01"
+
+
+def test_set_and_scenario_reach_the_inputs_and_the_numbers():
+    base = run_json("--scenario", "2025-11", "--hashrate", "1e12", "--watts", "20", "--no-asics")
+    doubled = run_json("--scenario", "2025-11", "--set", "btc_usd=213870", "--hashrate", "1e12", "--watts", "20",
+                       "--no-asics")
+    assert doubled["inputs"]["btc_usd"] == {"value": 213870.0, "unit": "USD/BTC", "date": "user",
+                                            "source": "user: --set btc_usd=213870"}
+    # 213,870 = 2 x 106,935: mining revenue doubles.
+    assert doubled["rows"][0]["revenue_usd_per_day"] == pytest.approx(2 * base["rows"][0]["revenue_usd_per_day"])
+    assert len(base["rows"]) == 1  # --no-asics
+
+
+def test_result_files_become_rows(tmp_path):
+    path = tmp_path / "run.json"
+    write_atomic(path, result_document())
+    document = run_json(str(path), "--no-asics", "--card-usd", "250")
+    assert [row["workload"] for row in document["rows"]] == ["mine", "infer", "train"]
+    assert all(row["card_usd"] == 250.0 for row in document["rows"])
+
+
+def test_the_same_device_in_two_files_keeps_distinct_row_names(tmp_path):
+    for name in ("a.json", "b.json"):
+        write_atomic(tmp_path / name, result_document())
+    document = run_json(str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--no-asics")
+    names = [row["name"] for row in document["rows"]]
+    assert len(names) == len(set(names)) == 6
+
+
+@pytest.mark.parametrize("order, watts, expected", [
+    (["--hashrate", "--watts", "--tokens-per-s", "--watts"], [10, 20], {"--hashrate": 10, "--tokens-per-s": 20}),
+    (["--tokens-per-s", "--watts", "--hashrate", "--watts"], [10, 20], {"--tokens-per-s": 10, "--hashrate": 20}),
+    (["--watts", "--hashrate", "--watts", "--tokens-per-s"], [10, 20], {"--hashrate": 10, "--tokens-per-s": 20}),
+    (["--hashrate", "--tokens-per-s", "--watts"], [15], {"--hashrate": 15, "--tokens-per-s": 15}),
+    (["--hashrate", "--tokens-per-s"], [], {}),
+])
+def test_each_watts_goes_with_the_rate_typed_next_to_it(order, watts, expected):
+    assert assign_watts(order, watts) == expected
+
+
+@pytest.mark.parametrize("order, watts, message", [
+    (["--watts"], [10], "needs --hashrate"),
+    (["--hashrate", "--watts", "--watts"], [10, 20], "own --watts"),
+    (["--hashrate", "--watts", "--tokens-per-s", "--watts", "--watts"], [1, 2, 3], "own --watts"),
+])
+def test_unpaired_watts_is_refused(order, watts, message):
+    with pytest.raises(BenchError, match=message):
+        assign_watts(order, watts)
+
+
+def test_rate_order_reads_the_options_as_typed():
+    args = ["run.json", "--watts=5", "--hashrate", "1e9", "--set", "btc_usd=1", "--tokens-per-s", "3", "--", "--watts"]
+    assert rate_order(args) == ["--watts", "--hashrate", "--tokens-per-s"]
+
+
+def test_sweep_writes_plot_and_data_and_reports_the_flip(tmp_path):
+    out = tmp_path / "plots" / "btc.png"
+    document = run_json("--hashrate", "3e9", "--watts", "300", "--tokens-per-s", "900", "--watts", "350",
+                        "--no-asics", "--sweep", "btc_usd=1e9:1e10", "--sweep-out", str(out))
+    flip = document["rows"][0]["breakeven"]["btc_usd"]
+    (crossing,) = [c for c in document["sweep"]["crossovers"] if c["kind"] == "flip"]
+    assert crossing["value"] == pytest.approx(flip, rel=1e-9)
+    assert document["files"] == [str(out), str(out.with_suffix(".csv")), str(out.with_suffix(".json"))]
+    assert all((tmp_path / "plots" / name).exists() for name in ("btc.png", "btc.csv", "btc.json"))
+
+
+def test_tables_print_rows_inputs_and_sources():
+    result = CliRunner().invoke(economics, ["--tokens-per-s", "900", "--watts", "350"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "typed infer" in result.output and "Antminer S21 XP Hyd" in result.output
+    assert "Hashrate Index Roundup (2026-01-12)" in result.output  # every input shown with its source
+
+
+def test_list_scenarios_names_the_default():
+    result = CliRunner().invoke(economics, ["--list-scenarios"])
+    assert result.exit_code == 0
+    assert "2026-01 (default)" in result.output and "2025-11" in result.output
+
+
+# --- through the real entry point: one line, exit 2 ---------------------------------------------------
+
+
+def run_main(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
+    from bench.cli import cli, main
+
+    # Registered here as the lead registers it (cli.add_command), whatever state bench/cli.py is in.
+    monkeypatch.setitem(cli.commands, "economics", economics)
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    return info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--set", "btc_usd=-1"], "btc_usd"),
+    (["--set", "btc_usd=0"], "btc_usd"),
+    (["--set", "difficulty=0"], "difficulty"),
+    (["--set", "btc_usd=nan"], "btc_usd"),
+    (["--set", "usd_per_million_tokens=-0.1"], "usd_per_million_tokens"),
+    (["--set", "colour=blue"], "colour"),
+    (["--scenario", "mars"], "mars"),
+    (["--hashrate", "1e9", "--watts", "0"], "watts"),
+    (["--hashrate", "1e9", "--watts", "-40"], "watts"),
+    (["--tokens-per-s", "nan", "--watts", "40"], "token rate"),
+    (["--hashrate", "1e9"], "--watts"),
+    (["--sweep", "btc_usd=9:1"], "FROM must be less than TO"),
+])
+def test_bad_input_is_one_line_naming_it_with_exit_2(args, named, capsys, monkeypatch):
+    code, err = run_main(["economics", *args], capsys, monkeypatch)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert named in err
+
+
+def test_a_damaged_result_file_is_exit_2(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "broken.json"
+    path.write_text("{ not json")
+    code, err = run_main(["economics", str(path)], capsys, monkeypatch)
+    assert code == 2 and "damaged result file" in err
