@@ -16,7 +16,9 @@ reads the files and renders). The steps, in order:
 Spread rule: two figures differ "beyond spread" when their [min, max] ranges over all windows
 do not overlap, i.e. the worse device's best window is still worse than the better device's
 worst window. This is conservative and needs no distribution assumption; with fewer than
-``MIN_WINDOWS_FOR_VERDICT`` windows on either side no verdict is given.
+``MIN_WINDOWS_FOR_VERDICT`` windows on either side no verdict is given. Datasheet (ASIC) rows
+have no spread: when one is best, the ratio is still to it, but the spread verdicts of the runs
+are against the best run.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ MIN_WINDOWS_FOR_VERDICT = 3
 
 # Verdicts of a cell against the best comparable row of its column.
 BEST = "best"
+BEST_RUN = "best run"  # the best measured or estimated device where a datasheet row is best overall
 BEYOND_SPREAD = "beyond spread"
 WITHIN_SPREAD = "within spread"
 FEW_WINDOWS = "too few windows"
@@ -616,7 +619,10 @@ def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]
     pick = max if column.higher_is_better else min
     best_index = pick(candidates, key=lambda i: cells[i][column.key].value)
     best = cells[best_index][column.key]
-    best_figure = raw[best_index].figures.get(column.workload)
+    # Spread verdicts need a spread on both sides: datasheet rows have none, so runs are judged
+    # against the best run, which is the best row unless a datasheet row beats it.
+    runs = [i for i in candidates if not raw[i].datasheet]
+    best_run = pick(runs, key=lambda i: cells[i][column.key].value) if runs else None
     for i in candidates:
         cell = cells[i][column.key]
         ratio = cell.value / best.value if column.ratio and best.value and best.value > 0 and cell.value > 0 else None
@@ -624,10 +630,14 @@ def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]
             verdict = BEST
         elif column.key in _NO_VERDICT_COLUMNS:
             verdict = NO_VERDICT
-        elif raw[i].datasheet or raw[best_index].datasheet:
+        elif raw[i].datasheet:
             verdict = NO_SPREAD
+        elif i == best_run:
+            verdict = BEST_RUN
         else:
-            verdict = significance(best_figure.per_joule_spread, raw[i].figures[column.workload].per_joule_spread)
+            verdict = significance(
+                raw[best_run].figures[column.workload].per_joule_spread, raw[i].figures[column.workload].per_joule_spread
+            )
         cells[i][column.key] = Cell(
             cell.value, ratio, verdict, cell.note, cell.energy_kind, cell.energy_source, cell.spread
         )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench.compare import (
-    BEST, NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number,
+    BEST, BEST_RUN, NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number,
 )
 from bench.errors import BenchError
 
@@ -235,6 +235,7 @@ td.best{background:#e3f4e3}td.nc{background:#f8e7e7;color:#555}
 .kind{font-size:.7rem;padding:0 .25rem;border-radius:.2rem;white-space:nowrap}
 .measured{background:#d8ecd8}.estimated{background:#f6e3c3}.datasheet{background:#dde4f3}
 .sub{display:block;color:#555;font-size:.72rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#333;max-width:900px}
+#energy-table td,#market-table td{text-align:left}td.date{white-space:nowrap}
 img{max-width:100%;height:auto;border:1px solid #ddd}.missing{color:#8a4b00}ul{font-size:.88rem}
 """
 
@@ -303,7 +304,7 @@ def _table_html(comparison: Comparison) -> str:
                  + (f", {len(row.files)} file(s)" if row.files else "") + "</span></td>"]
         for column in comparison.columns:
             cell = row.cells[column.key]
-            css = "best" if cell.verdict == BEST else "nc" if cell.verdict == NOT_COMPARABLE else ""
+            css = "best" if cell.verdict in (BEST, BEST_RUN) else "nc" if cell.verdict == NOT_COMPARABLE else ""
             if cell.value is None:
                 cells.append(f"<td title=\"{e(cell.note)}\">-" + (f"<span class=\"sub\">{e(cell.note)}</span>" if cell.note else "") + "</td>")
                 continue
@@ -359,7 +360,7 @@ def _market_html(inputs: ReportInputs) -> str:
     if not inputs.market:
         return '<p class="missing">no market inputs were given, so no money figures are shown</p>'
     rows = "".join(
-        f"<tr><td>{e(m.name)}</td><td>{e(m.value)}</td><td>{e(m.date)}</td><td>{e(m.source)}</td></tr>"
+        f"<tr><td>{e(m.name)}</td><td>{e(m.value)}</td><td class=\"date\">{e(m.date)}</td><td>{e(m.source)}</td></tr>"
         for m in inputs.market
     )
     return ("<table id=\"market-table\"><thead><tr><th>input</th><th>value</th><th>date</th><th>source</th></tr>"

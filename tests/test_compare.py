@@ -222,8 +222,17 @@ def test_asic_datasheet_rows_are_labelled_and_have_no_spread_verdict():
     comparison = compare_docs(make_result("A"), economics={"cuda0-a": []}, asics=[asic])
     s21 = row(comparison, "Antminer S21").cells["hashes_per_joule"]
     assert s21.energy_kind == compare.DATASHEET and s21.verdict == compare.BEST
-    assert row(comparison, "A").cells["hashes_per_joule"].verdict == compare.NO_SPREAD
+    assert row(comparison, "A").cells["hashes_per_joule"].verdict == compare.BEST_RUN
+    assert row(comparison, "A").cells["hashes_per_joule"].ratio_to_best == pytest.approx(1.1e6 / 5.7e10)
     assert comparison.rows[0].kind == "asic"
+
+
+def test_runs_are_judged_against_the_best_run_when_a_datasheet_row_is_best():
+    asic = {"name": "S21", "hashes_per_joule": 5.7e10}
+    comparison = compare_docs(
+        make_result("A", mine=(2.0e6, 2.1e6, 2.2e6)), make_result("B", mine=(1.0e6, 1.1e6, 1.2e6)), asics=[asic],
+    )
+    assert row(comparison, "B").cells["hashes_per_joule"].verdict == compare.BEYOND_SPREAD
 
 
 def two_device_comparison():

@@ -103,7 +103,7 @@ def test_devices_a_plot_cannot_show_are_named_with_the_reason(written):
 def test_market_inputs_are_shown_with_date_and_source(written):
     _, _, text = written
     market = text.split('id="market-table"')[1].split("</table>")[0]
-    assert "<td>95000 USD/BTC</td><td>2026-01</td><td>an exchange index</td>" in market
+    assert '<td>95000 USD/BTC</td><td class="date">2026-01</td><td>an exchange index</td>' in market
 
 
 def test_comparison_table_has_a_row_per_device(written):

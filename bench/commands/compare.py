@@ -173,7 +173,7 @@ def rich_table(comparison: Comparison, scenario: Any):
         for column in comparison.columns:
             cell = row.cells[column.key]
             text = describe_cell(cell, column)
-            style = "green" if cell.verdict == "best" else "dim" if cell.verdict == NOT_COMPARABLE else ""
+            style = "green" if cell.verdict in ("best", "best run") else "dim" if cell.verdict == NOT_COMPARABLE else ""
             cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
         files = f"\n{len(row.files)} file(s)" if row.files else ""
         table.add_row(f"{_escape(row.label)}\n[dim]{row.kind}{files}[/]", *cells)
