@@ -326,10 +326,13 @@ def asic_rows(scenario: Scenario) -> list[EconomicsRow]:
 _MODEL_CLASSES = {"llama-8b": "8B", "llama-1b": "1B"}
 
 
-def rows_from_result(result: Mapping[str, Any], scenario: Scenario, *, card_usd: float | None = None) -> list[EconomicsRow]:
+def rows_from_result(
+    result: Mapping[str, Any], scenario: Scenario, *, card_usd: float | None = None, infer_pricing: str = "tokens",
+) -> list[EconomicsRow]:
     """Economics rows for every finished workload of a result document (bench/results.py schema):
-    mine -> mining; infer -> AI priced per output token from its ``decode`` phase; train -> AI
-    priced as GPU rental. Mining and inference of the same device are paired for the flip price."""
+    mine -> mining; infer -> AI from its ``decode`` phase, priced per output token (or, with
+    ``infer_pricing="rental"``, as a rented GPU-hour); train -> AI priced as GPU rental. Mining and
+    inference of the same device are paired for the flip price."""
     from bench.results import ok_workloads, phase
 
     device = result.get("device") or {}
@@ -343,6 +346,9 @@ def rows_from_result(result: Mapping[str, Any], scenario: Scenario, *, card_usd:
             f"{device_name} mine", figures["rate"], figures["watts"], scenario, source=figures["kind"],
             card_usd=card_usd, device=device_name, source_detail=figures["energy_source"], notes=figures["notes"],
         )
+    # A CPU (or any non-CUDA device) is not rented out at an H100's hourly rate: say so.
+    rental_note = (f"rental rate is for an H100-class GPU; this device is a {device_kind or 'non-GPU device'} "
+                   "and would not rent at that rate",) if device_kind != "cuda" else ()
     if "infer" in workloads:
         entry = workloads["infer"]
         decode = phase(entry, "decode")
@@ -350,22 +356,19 @@ def rows_from_result(result: Mapping[str, Any], scenario: Scenario, *, card_usd:
         if decode is None:
             notes = (f"no decode phase: priced from the {entry.get('headline_phase', 'headline')} figures",)
         figures = _figures(decode or entry, "infer")
-        notes += figures["notes"] + _model_class_notes(entry.get("config") or {}, scenario)
+        notes += figures["notes"]
+        notes += _model_class_notes(entry.get("config") or {}, scenario) if infer_pricing == "tokens" else rental_note
         rows["infer"] = ai_row(
             f"{device_name} infer (decode)", figures["rate"], figures["watts"], scenario, workload="infer",
-            source=figures["kind"], card_usd=card_usd, device=device_name, source_detail=figures["energy_source"],
-            notes=notes,
+            pricing=infer_pricing, source=figures["kind"], card_usd=card_usd, device=device_name,
+            source_detail=figures["energy_source"], notes=notes,
         )
     if "train" in workloads:
         figures = _figures(workloads["train"], "train")
-        notes = figures["notes"]
-        if device_kind != "cuda":
-            notes += (f"rental rate is for an H100-class GPU; this device is a {device_kind or 'non-GPU device'} "
-                      "and would not rent at that rate",)
         rows["train"] = ai_row(
             f"{device_name} train", figures["rate"], figures["watts"], scenario, workload="train", pricing="rental",
             source=figures["kind"], card_usd=card_usd, device=device_name, source_detail=figures["energy_source"],
-            notes=notes,
+            notes=figures["notes"] + rental_note,
         )
     if "mine" in rows and "infer" in rows:
         rows["mine"], rows["infer"] = pair(rows["mine"], rows["infer"], scenario)

@@ -242,6 +242,18 @@ def test_rows_from_result_price_mining_decode_and_training():
     assert rel(econ.recompute(rows["mine"], at).revenue_usd_per_kwh, econ.recompute(rows["infer"], at).revenue_usd_per_kwh) < 1e-12
 
 
+def test_inference_can_be_priced_as_rental_and_still_flips_against_mining():
+    scenario = load_scenario("2026-01")
+    rows = {r.workload: r for r in econ.rows_from_result(result_document(device_kind="cuda"), scenario,
+                                                          infer_pricing="rental")}
+    # $2.49/GPU-hour x 24 h x 0.85 utilization = $50.796/day, whatever the decode rate
+    assert rows["infer"].pricing_basis == "rental"
+    assert rows["infer"].revenue_usd_per_day == pytest.approx(2.49 * 24 * 0.85)
+    assert not any("H100" in note for note in rows["infer"].notes)  # a CUDA device may rent
+    assert rows["mine"].breakeven["btc_usd"] == pytest.approx(
+        econ.breakeven_btc_usd(rows["mine"].hashes_per_joule, rows["infer"].revenue_usd_per_kwh, scenario))
+
+
 def test_estimated_energy_is_never_shown_as_measured():
     rows = econ.rows_from_result(result_document(kind="estimated"), load_scenario())
     assert {row.source for row in rows} == {"estimated"}

@@ -84,6 +84,8 @@ class _EconomicsCommand(click.Command):
 @click.option("--hashrate", type=float, metavar="H/s", help="A mining rate to price (with --watts).")
 @click.option("--tokens-per-s", type=float, metavar="T", help="A decode rate in output tokens/s to price (with --watts).")
 @click.option("--watts", type=float, multiple=True, metavar="W", help="Draw for the rate given just before it.")
+@click.option("--ai-pricing", type=click.Choice(["tokens", "rental"]), default="tokens", show_default=True,
+              help="Price inference per output token, or as a rented GPU-hour x utilization.")
 @click.option("--card-usd", type=float, metavar="USD", help="Card price, for payback days.")
 @click.option("--no-asics", is_flag=True, help="Leave out the datasheet ASIC rows.")
 @click.option("--sweep", "sweep_spec", metavar="KEY=FROM:TO",
@@ -96,7 +98,7 @@ class _EconomicsCommand(click.Command):
 def economics(
     ctx: click.Context, results: tuple[Path, ...], scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, hashrate: float | None, tokens_per_s: float | None,
-    watts: tuple[float, ...], card_usd: float | None, no_asics: bool, sweep_spec: str | None,
+    watts: tuple[float, ...], ai_pricing: str, card_usd: float | None, no_asics: bool, sweep_spec: str | None,
     sweep_out: Path | None, list_scenarios: bool, as_json: bool,
 ) -> int:
     """Revenue, power cost and profit per day, per kWh and per watt: mining against AI work, with
@@ -119,12 +121,13 @@ def economics(
     rows: list[Any] = []
     seen: set[str] = set()
     for path in results:
-        file_rows = econ.rows_from_result(load_result(path), scenario, card_usd=card_usd)
+        file_rows = econ.rows_from_result(load_result(path), scenario, card_usd=card_usd, infer_pricing=ai_pricing)
         if any(row.name in seen for row in file_rows):  # the same device in two files
             file_rows = [_renamed(row, f"[{path.stem}]") for row in file_rows]
         seen.update(row.name for row in file_rows)
         rows += file_rows
-    rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd)
+    rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd,
+                        ai_pricing)
     if not no_asics:
         rows += econ.asic_rows(scenario)
 
@@ -175,7 +178,7 @@ def _renamed(row: Any, suffix: str) -> Any:
 
 
 def _typed_rows(order: Sequence[str], hashrate: float | None, tokens_per_s: float | None, watts: Sequence[float],
-                scenario: Any, card_usd: float | None) -> list[Any]:
+                scenario: Any, card_usd: float | None, ai_pricing: str = "tokens") -> list[Any]:
     """Rows for rates typed on the command line: source "user", paired for the flip price."""
     from bench import economics as econ
 
@@ -192,7 +195,8 @@ def _typed_rows(order: Sequence[str], hashrate: float | None, tokens_per_s: floa
                                     card_usd=card_usd, device="typed", source_detail="user: --hashrate and --watts"))
     if tokens_per_s is not None:
         rows.append(econ.ai_row("typed infer", tokens_per_s, draw["--tokens-per-s"], scenario, source="user",
-                                card_usd=card_usd, device="typed", source_detail="user: --tokens-per-s and --watts"))
+                                pricing=ai_pricing, card_usd=card_usd, device="typed",
+                                source_detail="user: --tokens-per-s and --watts"))
     if len(rows) == 2:
         rows = list(econ.pair(rows[0], rows[1], scenario))
     return rows
