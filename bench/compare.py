@@ -88,8 +88,19 @@ class Provenance:
         mine, theirs = dict(self.work), dict(other.work)
         for key in sorted(set(mine) | set(theirs)):
             if mine.get(key) != theirs.get(key):
-                reasons.append(f"{key} {mine.get(key, 'unset')} vs {theirs.get(key, 'unset')}")
+                a, b = _shown(mine.get(key)), _shown(theirs.get(key))
+                reasons.append(f"{key} {a} vs {b}" if a != b else f"{key} settings differ")
         return reasons
+
+
+def _shown(json_text: str | None) -> str:
+    """A config value for a message: a model's name rather than its whole shape."""
+    if json_text is None:
+        return "unset"
+    value = json.loads(json_text)
+    if isinstance(value, dict) and "name" in value:
+        return json.dumps(value["name"])
+    return json_text if len(json_text) <= 60 else json_text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -285,7 +296,8 @@ def _number(item: dict[str, Any], key: str, path: str, workload: str) -> float:
 def _config_difference(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
     a, b = a or {}, b or {}
     keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    return ", ".join(f"{k} {a.get(k, 'unset')} vs {b.get(k, 'unset')}" for k in keys)
+    shown = lambda c, k: _shown(json.dumps(c[k], sort_keys=True)) if k in c else "unset"  # noqa: E731
+    return ", ".join(f"{k} {shown(a, k)} vs {shown(b, k)}" for k in keys)
 
 
 def _merged_document(first: dict[str, Any], figures: dict[str, WorkloadFigure]) -> dict[str, Any]:

@@ -190,6 +190,18 @@ def test_tokens_of_another_model_are_not_comparable_but_hashes_still_are():
     assert big["hashes_per_joule"].verdict != compare.NOT_COMPARABLE
 
 
+def test_a_model_given_as_its_shape_is_named_by_its_name():
+    shape = {"name": "llama-1b", "n_layers": 16}
+    comparison = compare_docs(
+        make_result("A", configs={"infer": {"model": shape}}), make_result("B", configs={"infer": {"model": shape}}),
+        make_result("C", configs={"infer": {"model": {**shape, "n_layers": 2}}}),
+        make_result("D", configs={"infer": {"model": {"name": "tiny", "n_layers": 2}}}),
+    )
+    assert row(comparison, "C").cells["decode_tokens_per_joule"].note == "model settings differ"
+    assert row(comparison, "D").cells["decode_tokens_per_joule"].note == 'model "tiny" vs "llama-1b"'
+    assert row(comparison, "B").cells["decode_tokens_per_joule"].verdict != compare.NOT_COMPARABLE
+
+
 def test_mixing_measured_and_estimated_devices_is_noted():
     comparison = compare_docs(make_result("A"), make_result("B", energy_kind="estimated"))
     assert row(comparison, "B").cells["hashes_per_joule"].energy_kind == "estimated"
