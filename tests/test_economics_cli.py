@@ -155,3 +155,10 @@ def test_a_damaged_result_file_is_exit_2(tmp_path, capsys, monkeypatch):
     path.write_text("{ not json")
     code, err = run_main(["economics", str(path)], capsys, monkeypatch)
     assert code == 2 and "damaged result file" in err
+
+
+def test_commands_package_offers_economics_for_the_cli_to_register():
+    from bench.commands import COMMANDS
+
+    names = [command.name for command in COMMANDS]
+    assert "economics" in names and len(names) == len(set(names))

@@ -1,28 +1,28 @@
-"""Commands beyond ``run`` and ``devices``, one module each; bench/cli.py registers COMMANDS.
+"""Commands beyond ``run`` and ``devices``; bench/cli.py registers COMMANDS.
 
-Convention: ``bench/commands/<name>.py`` defines a click command named ``<name>``. A module listed
-here that does not exist yet is skipped (engineers land them separately); one that exists but
-fails to import raises, so a broken command is never silently missing.
+Every module of this package is imported and every click command defined in it is collected
+(``economics.py`` defines ``economics``; ``compare.py`` defines ``compare`` and ``report``), so a
+new command needs no edit here. A module that fails to import raises: a broken command is never
+silently missing.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import pkgutil
 
 import click
 
-_MODULES = ("economics", "compare", "report")
-
 
 def _load() -> list[click.Command]:
-    commands = []
-    for name in _MODULES:
-        if importlib.util.find_spec(f"{__name__}.{name}") is None:
-            continue
-        module = importlib.import_module(f"{__name__}.{name}")
-        commands.append(getattr(module, name))
-    return commands
+    commands: dict[str, click.Command] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, click.Command) and value.callback is not None \
+                    and value.callback.__module__ == module.__name__:
+                commands.setdefault(value.name or "", value)
+    return list(commands.values())
 
 
 COMMANDS: list[click.Command] = _load()
