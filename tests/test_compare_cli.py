@@ -151,3 +151,20 @@ def test_report_writes_html_and_pngs(capsys, results, tmp_path):
 def test_report_path_must_be_html(capsys, results, tmp_path):
     code, _, err = bench(capsys, "report", str(results), "--out", str(tmp_path / "report.txt"))
     assert code == 2 and "should end in .html" in err
+
+
+def test_revenue_curves_cross_the_ai_level_at_the_economics_flip_price(tmp_path):
+    from bench.commands.compare import load_devices, revenue_curves
+    from bench.market import load_scenario
+
+    # An ASIC-like miner with slow AI work: mining overtakes AI within the plotted BTC range.
+    write(tmp_path / "r.json", make_result("Miner", mine=(5e10, 5e10, 5e10), infer=(0.5, 0.5, 0.5)))
+    scenario = load_scenario(None)
+    [curve] = revenue_curves(load_devices([tmp_path]), scenario, asics=[])
+    assert min(curve.btc_usd) < curve.crossover_btc_usd < max(curve.btc_usd)
+    # mining revenue is linear in BTC price: interpolate it at the flip price
+    i = next(k for k, x in enumerate(curve.btc_usd) if x > curve.crossover_btc_usd)
+    x0, x1 = curve.btc_usd[i - 1], curve.btc_usd[i]
+    y0, y1 = curve.mining_usd_per_kwh[i - 1], curve.mining_usd_per_kwh[i]
+    at_flip = y0 + (y1 - y0) * (curve.crossover_btc_usd - x0) / (x1 - x0)
+    assert at_flip == pytest.approx(curve.ai_usd_per_kwh, rel=1e-9)

@@ -124,3 +124,12 @@ def test_report_without_money_says_why_there_is_no_revenue_plot(tmp_path):
 def test_report_path_must_be_html(tmp_path):
     with pytest.raises(BenchError, match=r"should end in \.html"):
         report.write_report(tmp_path / "report.pdf", sample_inputs())
+
+
+def test_a_crossover_beyond_the_plotted_prices_is_named_not_drawn(tmp_path):
+    inputs = sample_inputs()
+    far = [report.RevenueCurve(c.device, c.btc_usd, c.mining_usd_per_kwh, c.ai_usd_per_kwh, 1e9, c.energy_kind)
+           for c in inputs.curves]
+    plot = report.plot_revenue_vs_btc(far, 0.15, 95000.0)
+    assert plot.png is not None
+    assert "GPU One: mining pays more than AI only above BTC $1,000,000,000" in plot.missing
