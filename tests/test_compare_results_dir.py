@@ -1,0 +1,43 @@
+"""`bench compare` over the real result files committed in results/ (written by `bench run`).
+
+These files track the schema the runner really writes, which synthetic fixtures could drift from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import compare
+from bench.commands.compare import load_devices
+from bench.results import load_result
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+FILES = sorted(RESULTS.rglob("*.json")) if RESULTS.is_dir() else []
+pytestmark = pytest.mark.skipif(not FILES, reason="no result files in results/ yet (bench run writes them)")
+
+
+def test_every_result_device_becomes_one_row_with_its_own_figures():
+    devices = load_devices([RESULTS])
+    comparison = compare.build_comparison(devices)
+    slugs = {load_result(f)["device"]["slug"] for f in FILES}
+    assert {r.slug for r in comparison.rows} == slugs
+    for device in devices:
+        if len(device.paths) != 1:
+            continue
+        document = load_result(device.paths[0])
+        for entry in document["workloads"]:
+            if entry["status"] == "ok":
+                # one file: the merged median is the file's own headline figure
+                assert device.figures[entry["name"]].per_joule == pytest.approx(entry["per_joule"], rel=1e-12)
+                assert device.figures[entry["name"]].energy_kind == entry["energy_kind"]
+
+
+def test_real_results_render_in_every_format():
+    comparison = compare.build_comparison(load_devices([RESULTS]))
+    parsed = json.loads(compare.to_json(comparison))
+    assert len(parsed["rows"]) == len(comparison.rows)
+    assert compare.to_csv(comparison).count("\n") == 1 + len(comparison.rows)
+    assert compare.to_markdown(comparison).count("\n| ") == len(comparison.rows)  # header starts the text
