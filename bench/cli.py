@@ -1,0 +1,166 @@
+"""The ``bench`` command line: run, devices (and the commands of bench/commands/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.workloads import WORKLOAD_NAMES, WorkloadOptions
+
+positive_int = click.IntRange(min=1)
+positive_float = click.FloatRange(min=0.0, min_open=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="joulebench")
+def cli() -> None:
+    """joulebench: is this device worth more mining Bitcoin or doing AI work?
+
+    Measures hashes per joule (SHA-256d mining) and tokens per joule (transformer inference and
+    training) on one device under one protocol, and prices both.
+    """
+
+
+@cli.command()
+@click.option("--device", "device_spec", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--workload", "workload_names", multiple=True, type=click.Choice(WORKLOAD_NAMES),
+    help="Workload to run; repeat for several. Default: all three.",
+)
+@click.option("--preset", type=click.Choice(["quick", "standard", "long"]), default="quick", show_default=True,
+              help="quick: ~1 s windows; standard: 10 s windows; long: 600 s per phase (MLPerf Power minimum).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+              help="Directory for result files (<machine>/<timestamp>_<device>.json).")
+@click.option("--json", "as_json", is_flag=True, help="Also print the result document to stdout (tables go to stderr).")
+@click.option("--threads", type=positive_int, help="mine on CPU: worker threads (default: all cores).")
+@click.option("--model", help="infer/train: model shape (tiny, gpt2-124m, llama-1b, llama-8b).")
+@click.option("--dtype", help="infer/train: float32, bfloat16 or float16 (default bf16 on CUDA, float32 on CPU).")
+@click.option("--batch-size", type=positive_int, help="infer: sequences decoded together.")
+@click.option("--prompt-tokens", type=positive_int, help="infer: prompt length.")
+@click.option("--output-tokens", type=positive_int, help="infer: tokens generated per sequence.")
+@click.option("--train-batch-size", type=positive_int, help="train: sequences per step.")
+@click.option("--train-seq-len", type=positive_int, help="train: tokens per sequence.")
+@click.option("--cpu-tdp-watts", type=positive_float, help="Estimated meter: the CPU's TDP, instead of the built-in table.")
+@click.option("--watts", type=positive_float, help="A wall-meter reading in watts, used as the device's constant draw.")
+@click.option("--watts-command", help="A shell command that prints the current draw in watts; sampled during windows.")
+def run(
+    device_spec: str, workload_names: tuple[str, ...], preset: str, out_dir: Path, as_json: bool,
+    threads: int | None, model: str | None, dtype: str | None, batch_size: int | None,
+    prompt_tokens: int | None, output_tokens: int | None, train_batch_size: int | None,
+    train_seq_len: int | None, cpu_tdp_watts: float | None, watts: float | None, watts_command: str | None,
+) -> int:
+    """Measure the workloads on one device and write a result file."""
+    from rich.console import Console
+
+    from bench import fingerprint, report_run, runner
+    from bench.devices import resolve_device
+    from bench.meters import select_meter
+    from bench.results import result_path
+    from bench.workloads import make_workload
+
+    console = Console(stderr=as_json)
+    if watts is not None and watts_command is not None:
+        raise BenchError("--watts and --watts-command both given: choose one source of power readings")
+    protocol = runner.protocol_for(preset)
+    device = resolve_device(device_spec)
+    out_dir = _writable_dir(out_dir)
+    options = WorkloadOptions(
+        threads=threads, model=model, dtype=dtype, batch_size=batch_size, prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens, train_batch_size=train_batch_size, train_seq_len=train_seq_len,
+    )
+    names = list(dict.fromkeys(workload_names)) or list(WORKLOAD_NAMES)
+    # Every option is checked before anything is measured.
+    workloads = [make_workload(name, preset, device.kind, options) for name in names]
+    meter = select_meter(device, cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command)
+    try:
+        document = runner.new_document(
+            tool=fingerprint.tool_info(), machine=fingerprint.machine_info(),
+            device=fingerprint.device_info(device), protocol=protocol, meter=meter.describe(),
+        )
+        path = result_path(out_dir, fingerprint.machine_name(), runner.utc_timestamp(), device.slug)
+        console.print(
+            f"joulebench {__version__}: {', '.join(names)} on [bold]{device.name}[/] ({device.torch_device}), "
+            f"preset {preset}, energy: {runner._energy_label(meter)}"
+        )
+        with report_run.progress_bars(console, names) as progress:
+            try:
+                runner.run(document, workloads, device, meter, protocol, path, progress=progress)
+            except runner.RunInterrupted as interrupted:
+                progress.stop()
+                where = f"saved to {interrupted.path}" if interrupted.path else "nothing had finished, nothing saved"
+                done = sum(1 for w in interrupted.document["workloads"] if w["status"] == "ok")
+                click.echo(f"interrupted: {done} finished workload(s) {where} (status partial)", err=True)
+                return 130
+    finally:
+        meter.close()
+    report_run.print_summary(console, document)
+    report_run.print_economics(console, document)
+    console.print(f"saved {document['status']} result to {path}")
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    failed = [w for w in document["workloads"] if w["status"] != "ok"]
+    for entry in failed:
+        click.echo(f"error: workload {entry['name']} failed: {entry['error']}", err=True)
+    return 1 if failed else 0
+
+
+def _writable_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise BenchError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+    return path
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def devices(as_json: bool) -> int:
+    """List the devices this machine offers and which energy meters can read them."""
+    from rich.console import Console
+
+    from bench import report_run
+
+    listing = report_run.device_listing()
+    if as_json:
+        click.echo(json.dumps(listing, indent=2))
+    else:
+        report_run.print_devices(Console(), listing)
+    return 0
+
+
+def _register_optional_commands() -> None:
+    """Commands living in bench/commands/ (economics, compare, report)."""
+    from bench.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every user-facing error is one line on stderr and a non-zero exit."""
+    try:
+        _register_optional_commands()
+        code = cli.main(args=argv, prog_name="bench", standalone_mode=False)
+    except BenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = 2
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("interrupted", err=True)
+        code = 130
+    except Exception as exc:  # a bug, not bad input: still one line unless asked for the traceback
+        if os.environ.get("JOULEBENCH_DEBUG"):
+            raise
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (JOULEBENCH_DEBUG=1 shows the traceback)", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

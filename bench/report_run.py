@@ -1,0 +1,133 @@
+"""What `bench run` and `bench devices` show in the terminal (rich), apart from the measuring."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float | None, digits: int = 3) -> str:
+    """1234567 -> '1.23 M'; keeps tables readable across hashes (1e9/s) and tokens (1e1/s)."""
+    if value is None:
+        return "-"
+    for factor, prefix in _PREFIXES:
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}"
+    return f"{value:.{digits}g} "
+
+
+class _RunProgress:
+    """A progress bar per workload, advanced by the runner's progress callback."""
+
+    def __init__(self, console: Console, names: list[str]):
+        self._progress = Progress(
+            TextColumn("{task.fields[workload]:<6}"), BarColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=console, transient=False,
+        )
+        self._tasks = {
+            name: self._progress.add_task("waiting", total=None, workload=name) for name in names
+        }
+
+    def __call__(self, workload: str, phase: str, done: int, total: int) -> None:
+        self._progress.update(self._tasks[workload], total=total, completed=done, description=f"{phase} {done}/{total}")
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+@contextlib.contextmanager
+def progress_bars(console: Console, names: list[str]) -> Iterator[_RunProgress]:
+    bars = _RunProgress(console, names)
+    with bars._progress:
+        yield bars
+
+
+def print_summary(console: Console, document: dict[str, Any]) -> None:
+    """One row per phase: rate, power, work per joule, all medians with min-max, and the energy source."""
+    table = Table(title=f"{document['device']['name']} - preset {document['protocol']['preset']} (median [min-max] of {document['protocol']['windows']} windows)")
+    for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy source"):
+        table.add_column(column, justify="left" if column in ("workload", "phase", "energy source") else "right")
+    for workload in document["workloads"]:
+        if workload["status"] != "ok":
+            table.add_row(workload["name"], "-", "[red]failed[/]", "", "", "", workload.get("error", ""))
+            continue
+        for phase in workload["phases"]:
+            spread = phase["spread"]
+            above = (phase.get("above_idle") or {}).get("per_joule")
+            table.add_row(
+                workload["name"],
+                phase["name"],
+                f"{si(phase['rate_per_s'])}{phase['unit']} [{si(spread['rate_per_s']['min'])}-{si(spread['rate_per_s']['max'])}]",
+                f"{phase['watts']:.1f} [{spread['watts']['min']:.1f}-{spread['watts']['max']:.1f}]",
+                f"{si(phase['per_joule'])}{phase['unit']}",
+                f"{si(above)}" if above is not None else "-",
+                phase["energy_source"],
+            )
+    console.print(table)
+    idle = document.get("idle")
+    if idle:
+        console.print(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_source']})")
+
+
+def print_economics(console: Console, document: dict[str, Any]) -> None:
+    """The same money comparison `bench economics` gives, for this run under the default scenario."""
+    from bench.economics import render_inputs, render_table, rows_from_result
+    from bench.market import load_scenario
+
+    scenario = load_scenario()
+    rows = rows_from_result(document, scenario)
+    if rows:
+        console.print(render_table(rows, scenario))
+        console.print(render_inputs(scenario))
+
+
+def device_listing() -> dict[str, Any]:
+    """Devices visible here and, for each, which meters can read it and why the others cannot."""
+    from bench.devices import Device, cpu_name, cuda_device_count
+    from bench.meters import survey
+
+    found = [Device("cpu", None, cpu_name())]
+    import torch
+
+    for index in range(cuda_device_count()):
+        found.append(Device("cuda", index, torch.cuda.get_device_name(index)))
+    listing = []
+    for device in found:
+        listing.append(
+            {
+                "device": device.torch_device,
+                "name": device.name,
+                "meters": [status.to_dict() for status in survey(device)],
+            }
+        )
+    notes = []
+    if not torch.cuda.is_available():
+        notes.append(
+            f"torch {torch.__version__} sees no CUDA device"
+            + (" (CPU build)" if torch.version.cuda is None else "")
+        )
+    return {"devices": listing, "notes": notes}
+
+
+def print_devices(console: Console, listing: dict[str, Any]) -> None:
+    table = Table(title="devices and energy meters")
+    for column in ("device", "name", "meter", "usable", "why / how"):
+        table.add_column(column)
+    for device in listing["devices"]:
+        for i, meter in enumerate(device["meters"]):
+            table.add_row(
+                device["device"] if i == 0 else "",
+                device["name"] if i == 0 else "",
+                meter["meter"],
+                "[green]yes[/]" if meter["usable"] else "[red]no[/]",
+                meter.get("reason") or "",
+            )
+    console.print(table)
+    for note in listing["notes"]:
+        console.print(f"note: {note}")
