@@ -27,7 +27,7 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from bench.devices import slugify
 from bench.errors import BenchError
@@ -469,7 +469,7 @@ def build_comparison(
     raw = [_device_row(d, (economics or {}).get(d.slug, ())) for d in devices]
     raw += [_asic_row(a) for a in asics]
     notes: list[str] = []
-    judged = _judge(cols, devices, raw, notes)
+    judged = _judge(cols, raw, notes)
     sort_column = next(c for c in cols if c.key == sort_key)
     ordered = sorted(judged, key=lambda row: _sort_value(row.cells[sort_key], sort_column))
     return Comparison(cols, tuple(ordered), sort_key, tuple(notes), dict(inputs or {}))
@@ -549,7 +549,7 @@ def _lookup(row: Mapping[str, Any] | None, path: str) -> float | None:
     return float(value)
 
 
-def _judge(cols: Sequence[Column], devices: Sequence[DeviceRuns], raw: list[_RawRow], notes: list[str]) -> list[Row]:
+def _judge(cols: Sequence[Column], raw: list[_RawRow], notes: list[str]) -> list[Row]:
     cells: list[dict[str, Cell]] = [{} for _ in raw]
     for workload in dict.fromkeys(c.workload for c in cols):
         reference = _reference_provenance(workload, raw)
@@ -562,7 +562,7 @@ def _judge(cols: Sequence[Column], devices: Sequence[DeviceRuns], raw: list[_Raw
         for column in (c for c in cols if c.workload == workload):
             for i, row in enumerate(raw):
                 cells[i][column.key] = _base_cell(row, column, reference)
-            _rank_column(column, raw, [c for c in cells], reference)
+            _rank_column(column, raw, cells)
     return [
         Row(r.label, r.slug, r.kind, cells[i], r.files, r.hosts, r.notes, r.economics) for i, r in enumerate(raw)
     ]
@@ -619,7 +619,7 @@ def _scaled_spread(figure: WorkloadFigure, value: float) -> Spread | None:
     return Spread(median=value, min=lo, max=hi, q1=q1, q3=q3, n=s.n)
 
 
-def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]], reference: Provenance | None) -> None:
+def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]]) -> None:
     if not column.ranked:
         return
     candidates = [
@@ -665,15 +665,6 @@ def significance(a: Spread, b: Spread) -> str:
 
 def _short(sha: Any) -> str:
     return str(sha)[:8] if sha else "none"
-
-
-def energy_summary(devices: Iterable[DeviceRuns]) -> list[tuple[str, str, str, str]]:
-    """(device, workload, energy kind, energy source) for every figure, for captions."""
-    return [
-        (d.label, f.workload, f.energy_kind, f.energy_source)
-        for d in devices
-        for f in d.figures.values()
-    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -739,7 +730,9 @@ def _csv_number(value: float | None) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    return json.dumps(comparison.to_dict(), indent=2, allow_nan=False)
+    from bench.results import clean_floats
+
+    return json.dumps(clean_floats(comparison.to_dict()), indent=2, allow_nan=False)
 
 
 def to_markdown(comparison: Comparison) -> str:
