@@ -89,6 +89,45 @@ class BlockHeader:
         return display_hash(sha256d(self.to_bytes()))
 
 
+# Real blocks, fields as Bitcoin Core shows them, with their displayed hashes; the tests check
+# each with hashlib and against its own target, and the kernels find each nonce in a window.
+KNOWN_BLOCKS: dict[int, tuple[BlockHeader, str]] = {
+    0: (  # genesis
+        BlockHeader(
+            version=1,
+            prev_hash="00" * 32,
+            merkle_root="4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b",
+            time=1231006505,
+            bits=0x1D00FFFF,
+            nonce=2083236893,
+        ),
+        "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+    ),
+    125552: (  # the worked example on the Bitcoin wiki's block hashing page
+        BlockHeader(
+            version=1,
+            prev_hash="00000000000008a3a41b85b8b29ad444def299fee21793cd8b9e567eab02cd81",
+            merkle_root="2b12fcf1b09288fcaff797d71e950e71ae42b91e8bdb2304758dfcffc2b620e3",
+            time=1305998791,
+            bits=0x1A44B9F2,
+            nonce=2504433986,
+        ),
+        "00000000000000001e8d6829a8a21adc5d38d0a473b144b6765798e61f98bd1d",
+    ),
+    839900: (  # April 2024: BIP9 version bits (0b001 top bits) with rolled version bits
+        BlockHeader(
+            version=0x2A966000,
+            prev_hash="000000000000000000015d7eee767c24abd355f70fb382d2ef47398610439ba3",
+            merkle_root="088083f58ddef995494fec492880da49e3463cc73dee1306dbdf6cf3af77454c",
+            time=1713511391,
+            bits=0x17034219,
+            nonce=3529540887,
+        ),
+        "000000000000000000023dfafae2b6e6b5ecf9d1365fafa075dec49625721f37",
+    ),
+}
+
+
 def build_header(version: int, prev_hash: str, merkle_root: str, time: int, bits: int, nonce: int) -> bytes:
     """The 80-byte header; ``prev_hash`` and ``merkle_root`` as displayed (byte-reversed hex)."""
     return struct.pack(
