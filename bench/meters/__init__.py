@@ -14,7 +14,7 @@ from bench import nvml
 from bench.devices import Device, cpu_name
 from bench.errors import BenchError
 from bench.meters.base import ESTIMATED, MEASURED, Measurement, Meter
-from bench.meters.estimate import EstimatedCpuMeter, given_tdp, lookup_tdp
+from bench.meters.estimate import EstimatedCpuMeter, given_tdp, lookup_tdp, table_median_tdp
 from bench.meters.nvml_meter import open_nvml_meter
 from bench.meters.rapl import ROOT_ENV, RaplMeter, discover_zones, powercap_root
 from bench.meters.user import CommandPowerMeter, ConstantPowerMeter, positive_watts
@@ -56,12 +56,10 @@ def _cpu_meter(device: Device, cpu_tdp_watts: float | None) -> Meter:
         if chosen:  # the user pointed at a tree: its failure is the answer, not a quiet estimate
             raise BenchError(f"{ROOT_ENV}={root}: {exc}") from None
         why_not_measured = f"RAPL unusable: {exc}"
-    tdp = given_tdp(cpu_tdp_watts) if cpu_tdp_watts is not None else lookup_tdp(device.name)
-    if tdp is None:
-        raise BenchError(
-            f"no energy meter for CPU {device.name!r}: {why_not_measured}; and its model is not in the TDP "
-            "table: pass --cpu-tdp-watts (or --watts / --watts-command)"
-        )
+    if cpu_tdp_watts is not None:
+        tdp = given_tdp(cpu_tdp_watts)
+    else:
+        tdp = lookup_tdp(device.name) or table_median_tdp()
     return EstimatedCpuMeter(tdp, why_not_measured=why_not_measured)
 
 
@@ -109,8 +107,11 @@ def _cpu_statuses(device: Device) -> list[MeterStatus]:
     if tdp is not None:
         estimate = MeterStatus("estimated-cpu", "cpu", True, f"fallback estimate from {tdp.source}")
     else:
+        fallback = table_median_tdp()
         estimate = MeterStatus(
-            "estimated-cpu", "cpu", False, f"CPU model {device.name!r} is not in the TDP table: pass --cpu-tdp-watts W"
+            "estimated-cpu", "cpu", True,
+            f"fallback estimate: {fallback.source} (CPU model {device.name!r} is not in the TDP table; "
+            "--cpu-tdp-watts W gives the real figure)",
         )
     return [rapl, estimate, _user_meters("cpu")]
 

@@ -59,6 +59,22 @@ def lookup_tdp(cpu_model: str) -> CpuTdp | None:
     return None
 
 
+def table_median_tdp(logical_cpus: int | None = None) -> CpuTdp:
+    """For a CPU not in the table: the table's median TDP per thread, times this machine's threads.
+
+    A stated, reproducible stand-in (about 3 W per thread across the server and desktop parts
+    listed), so a plain ``bench run`` works anywhere; --cpu-tdp-watts replaces it.
+    """
+    threads = logical_cpus or psutil.cpu_count(logical=True) or 1
+    per_thread = sorted(tdp / n for _key, tdp, n in _TDP_TABLE)
+    middle = len(per_thread) // 2
+    median = per_thread[middle] if len(per_thread) % 2 else (per_thread[middle - 1] + per_thread[middle]) / 2
+    return CpuTdp(
+        median * threads, threads,
+        f"model not in the TDP table: table median {median:.2f} W per thread x {threads} logical CPUs",
+    )
+
+
 def given_tdp(tdp_watts: float, logical_cpus: int | None = None) -> CpuTdp:
     """A TDP the user gave (--cpu-tdp-watts), shared over the logical CPUs this machine sees."""
     threads = logical_cpus or psutil.cpu_count(logical=True) or 1
