@@ -86,8 +86,9 @@ def run(
         )
         path = result_path(out_dir, fingerprint.machine_name(), runner.utc_timestamp(), device.slug)
         console.print(
-            f"joulebench {__version__}: {', '.join(names)} on [bold]{device.name}[/] ({device.torch_device}), "
-            f"preset {preset}, energy: {runner._energy_label(meter)}"
+            f"joulebench {__version__}: {', '.join(names)} on {device.name} ({device.torch_device}), "
+            f"preset {preset}, energy: {document['meter'].get('label', meter.name)}",
+            markup=False,
         )
         with report_run.progress_bars(console, names) as progress:
             try:

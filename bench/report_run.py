@@ -6,6 +6,7 @@ import contextlib
 from typing import Any, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,12 +51,14 @@ def progress_bars(console: Console, names: list[str]) -> Iterator[_RunProgress]:
 
 def print_summary(console: Console, document: dict[str, Any]) -> None:
     """One row per phase: rate, power, work per joule, all medians with min-max, and the energy source."""
-    table = Table(title=f"{document['device']['name']} - preset {document['protocol']['preset']} (median [min-max] of {document['protocol']['windows']} windows)")
+    title = (f"{document['device']['name']} - preset {document['protocol']['preset']}: "
+             f"median \\[min-max] of {document['protocol']['windows']} windows")
+    table = Table(title=title)
     for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy source"):
         table.add_column(column, justify="left" if column in ("workload", "phase", "energy source") else "right")
     for workload in document["workloads"]:
         if workload["status"] != "ok":
-            table.add_row(workload["name"], "-", "[red]failed[/]", "", "", "", workload.get("error", ""))
+            table.add_row(workload["name"], "-", "[red]failed[/]", "", "", "", escape(workload.get("error", "")))
             continue
         for phase in workload["phases"]:
             spread = phase["spread"]
@@ -67,24 +70,24 @@ def print_summary(console: Console, document: dict[str, Any]) -> None:
                 f"{phase['watts']:.1f} [{spread['watts']['min']:.1f}-{spread['watts']['max']:.1f}]",
                 f"{si(phase['per_joule'])}{phase['unit']}",
                 f"{si(above)}" if above is not None else "-",
-                phase["energy_source"],
+                escape(phase["energy_source"]),
             )
     console.print(table)
     idle = document.get("idle")
     if idle:
-        console.print(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_source']})")
+        console.print(escape(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_source']})"))
 
 
 def print_economics(console: Console, document: dict[str, Any]) -> None:
     """The same money comparison `bench economics` gives, for this run under the default scenario."""
-    from bench.economics import render_inputs, render_table, rows_from_result
+    from bench.economics import render_table, rows_from_result
     from bench.market import load_scenario
 
     scenario = load_scenario()
     rows = rows_from_result(document, scenario)
     if rows:
         console.print(render_table(rows, scenario))
-        console.print(render_inputs(scenario))
+        console.print(f"market inputs: scenario {scenario.name}; their dates and sources: bench economics --scenario {scenario.name}")
 
 
 def device_listing() -> dict[str, Any]:
@@ -126,7 +129,7 @@ def print_devices(console: Console, listing: dict[str, Any]) -> None:
                 device["name"] if i == 0 else "",
                 meter["meter"],
                 "[green]yes[/]" if meter["usable"] else "[red]no[/]",
-                meter.get("reason") or "",
+                escape(meter.get("reason") or ""),
             )
     console.print(table)
     for note in listing["notes"]:
