@@ -6,8 +6,9 @@ shares, which the final check can re-hash. One nonce counts as one hash: one dou
 the 80-byte header (two compressions once the midstate is known). When the 32-bit nonce space
 runs out, the header's time is rolled by one second, as miners do, and the scan starts over.
 
-The CPU runs ``kernels.sha256d_cpu`` on ``threads`` threads; "cuda" runs ``kernels.sha256d_cuda``
-on the runner's device. After measuring, ``check`` re-hashes with hashlib every share found and
+The CPU runs ``kernels.sha256d_cpu`` on ``threads`` threads, with its ``sha-ni`` variant where the
+CPU has the SHA extensions and its ``simd`` one elsewhere (or as asked); "cuda" runs
+``kernels.sha256d_cuda`` on the runner's device. After measuring, ``check`` re-hashes with hashlib every share found and
 a sample of scanned nonces, and fails the run on any disagreement.
 
 Run it through the harness: ``bench run --workload mine --device cpu --preset quick``.
@@ -41,18 +42,25 @@ SAMPLE_SLICE_NONCES = 64
 MISSED_SHARES_P = 1e-9
 
 
+KERNELS = {
+    "sha-ni": "kernels.sha256d_cpu.scan_candidates_shani (numba.njit, x86 SHA extensions)",
+    "simd": "kernels.sha256d_cpu.scan_candidates_simd (numba.njit, nonces in SIMD lanes)",
+    "cuda": "kernels.sha256d_cuda.scan_kernel (numba.cuda.jit)",
+}
+
+
 @dataclass(frozen=True)
 class MineConfig:
     device_kind: str
     threads: int | None  # CPU threads; None on CUDA
     nonces_per_step: int
     share_target: int
+    variant: str = "cuda"  # CPU kernel variant: "sha-ni" or "simd"; "cuda" on CUDA
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kernel": "kernels.sha256d_cpu (numba.njit, SIMD lanes)"
-            if self.device_kind == "cpu"
-            else "kernels.sha256d_cuda (numba.cuda.jit)",
+            "kernel": KERNELS[self.variant],
+            "variant": self.variant,
             "threads": self.threads,
             "nonces_per_step": self.nonces_per_step,
             "hash_unit": "one nonce = one double SHA-256 of an 80-byte header",
@@ -85,7 +93,10 @@ class MineWorkload:
         self._shares: list[tuple[bytes, int]] = []  # (header prefix, nonce)
 
     @classmethod
-    def for_preset(cls, preset: str, device_kind: str, *, threads: int | None = None) -> "MineWorkload":
+    def for_preset(
+        cls, preset: str, device_kind: str, *, threads: int | None = None, variant: str | None = None
+    ) -> "MineWorkload":
+        """``variant``: the CPU kernel, "sha-ni" or "simd" (default: "sha-ni" where the CPU has it)."""
         if preset not in PRESETS:
             raise BenchError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
         if device_kind not in ("cpu", "cuda"):
@@ -93,15 +104,20 @@ class MineWorkload:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
             raise BenchError(f"threads must be a positive integer, got {threads!r}")
         if device_kind == "cuda":
-            if threads is not None:
-                raise BenchError("--threads applies to mining on the CPU only, not on CUDA")
+            if threads is not None or variant is not None:
+                raise BenchError("threads and kernel variant apply to mining on the CPU only, not on CUDA")
             nonces = CUDA_NONCES_PER_STEP
-        else:
-            from kernels.sha256d_cpu import default_threads
+            return cls(MineConfig(device_kind, None, nonces, share_target_for(nonces)))
+        from kernels import sha256d_cpu
 
-            threads = threads or default_threads()
-            nonces = CPU_NONCES_PER_THREAD * threads
-        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces)))
+        try:
+            sha256d_cpu.kernel(variant)
+        except ValueError as exc:
+            raise BenchError(f"mine: {exc}") from None
+        threads = threads or sha256d_cpu.default_threads()
+        nonces = CPU_NONCES_PER_THREAD * threads
+        variant = variant or sha256d_cpu.default_variant()
+        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant))
 
     def config(self) -> dict[str, Any]:
         return self._config.to_dict()
@@ -125,8 +141,8 @@ class MineWorkload:
         else:
             from kernels import sha256d_cpu
 
-            compile_s, cached = sha256d_cpu.compile_kernel()
-            details = {"block_nonces": sha256d_cpu.BLOCK_NONCES}
+            compile_s, cached = sha256d_cpu.compile_kernel(self._config.variant)
+            details = {"variant": self._config.variant}
         details.update(compile_s=compile_s, cached=cached)
         return BuildInfo(phases=[Phase("hash", "hashes", self.step, headline=True)], details=details)
 
@@ -148,7 +164,7 @@ class MineWorkload:
             return self._scanner.candidates(inputs, start, count, top_limit)
         from kernels import sha256d_cpu
 
-        return sha256d_cpu.candidates(inputs, start, count, top_limit, self._config.threads)
+        return sha256d_cpu.candidates(inputs, start, count, top_limit, self._config.threads, self._config.variant)
 
     def _roll_time(self) -> None:
         header = sha256d.BlockHeader.from_bytes(self._header_prefix + b"\0\0\0\0")

@@ -243,3 +243,23 @@ def digest_meets_target(h0, h1, h2, h3, h4, h5, h6, h7, target_limbs):
     if x != target_limbs[6]:
         return x < target_limbs[6]
     return bswap32(h0) <= target_limbs[7]
+
+
+def cache_also_keyed_on(dispatcher, *paths) -> None:
+    """Make a kernel's on-disk cache (``cache=True``) stale when any of ``paths`` changes.
+
+    Numba checks only the stamp of the file that defines the kernel, so a kernel whose rounds
+    live here would keep running cached code after this file is edited. This adds the SHA-256 of
+    each of ``paths`` to the stamp Numba stores and compares. It reaches into Numba's cache
+    object (the same in numba and numba-cuda 0.2x-0.3x); if that ever changes shape, it does
+    nothing, and the docstrings' advice (touch the kernel file) applies again.
+    """
+    import hashlib
+    from pathlib import Path
+
+    try:
+        cache_file = dispatcher._cache._cache_file
+        stamps = tuple(hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths)
+        cache_file._source_stamp = (cache_file._source_stamp, stamps)
+    except (AttributeError, OSError):
+        pass

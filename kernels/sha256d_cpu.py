@@ -1,26 +1,33 @@
-"""SHA-256d nonce scan on the CPU: numba.njit, lanes of nonces in SIMD registers, one thread per part.
+"""SHA-256d nonce scan on the CPU with numba.njit, in two variants, one thread per part of the range.
 
-How the work is laid out:
+  * ``sha-ni``: one nonce at a time through the x86 SHA extensions (``kernels.sha256_ni``), on
+    CPUs that have them; the faster one where both run (about 1.5x on this project's Zen 3
+    machine, ``benchmarks/bench_sha256d.py``), and under a second to compile;
+  * ``simd``: lanes of nonces in SIMD registers, described below; any x86-64 (AVX2 or AVX-512
+    make it fast).
+``default_variant()`` picks ``sha-ni`` when the CPU has it. Both share everything but the loop.
+
+How the ``simd`` work is laid out:
   * per header (``sha256d.kernel_inputs``): the midstate of the first 64 bytes and rounds 0..2 of
     the second block, which do not depend on the nonce;
-  * per thread: a contiguous part of the range, run by ``scan_candidates`` with the GIL released
+  * per thread: a contiguous part of the range, run by ``scan_candidates_simd`` with the GIL released
     (``nogil``); Python threads rather than ``parallel=True``, whose parfor lowering made the cold
-    compile several times longer (77 s against 8-10 s in one measurement);
+    compile several times longer (77 s against 10 s for the same loop, measured once here);
   * inside a part, blocks of ``BLOCK_NONCES``: a loop whose body is the whole straight-line double
     SHA-256 of one nonce, keeping only the digest's last word. Iterations are independent, so
     LLVM's loop vectorizer runs the body on 8 nonces per AVX2 register (16 with AVX-512): the
     lanes are the structure-of-arrays layout, in registers, with the nonce-independent words
     hoisted out of the loop and the final-round work that feeds only other words dropped.
     ``forceinline`` (inherited by every callee) is what lets LLVM see one loop body: without it
-    the rounds stay calls and the loop runs scalar, about 5x slower;
+    the rounds stay calls and the loop runs scalar (2.1 against 19.5 MH/s on 2 threads, measured here);
   * early reject: that last word is the hash's top 32 bits. A nonce whose top word is below the
     target's top limb meets the target, one above it cannot; only a tie needs the other 224 bits,
     which ``sha256d.resolve_candidates`` compares on the host with the same round functions run
     by Python (a tie happens for one nonce in 2**32: not worth a second compiled copy of the hash).
 
-Compiled once per machine and cached on disk (``cache=True``); ``compile_kernel`` says what the
-first call in this process cost and whether it came from the cache. Numba keys that cache on this
-file only: after editing ``sha256_rounds.py`` alone, touch this file too.
+Compiled once per machine and cached on disk (``cache=True``), the cache kept stale-proof against
+edits of the round files too (``sha256_rounds.cache_also_keyed_on``); ``compile_kernel`` says what
+the first call in this process cost and whether it came from the cache.
 """
 
 from __future__ import annotations
@@ -33,14 +40,19 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from kernels.sha256_rounds import bswap32, sha256d_words, u32
+from kernels import sha256_ni
+from kernels import sha256_rounds
+from kernels.sha256_rounds import DIGEST_BITS, HEADER_BITS, IV, PAD_FIRST, ZERO, bswap32, sha256d_words, u32
 
 BLOCK_NONCES = 4096  # nonces per vectorized loop; their top words fit in L1 (16 KiB)
 SIGNATURE = "int64(uint32[::1], int64, int64, uint32, int64[::1], uint32[::1])"
 
 
+VARIANTS = ("sha-ni", "simd")
+
+
 @njit(cache=True, nogil=True, forceinline=True)
-def scan_candidates(inputs, start, count, top_limit, found_nonces, found_tops):
+def scan_candidates_simd(inputs, start, count, top_limit, found_nonces, found_tops):
     """Nonces in [start, start + count) whose hash's top 32 bits are <= ``top_limit``, in order.
 
     Writes the first ``len(found_nonces)`` of them and their top words, and returns how many
@@ -71,27 +83,75 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+@njit(cache=True, nogil=True)
+def scan_candidates_shani(inputs, start, count, top_limit, found_nonces, found_tops):
+    """``scan_candidates_simd`` through the SHA extensions: same arguments, same results."""
+    midstate = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], inputs[6], inputs[7])
+    w0, w1, w2 = inputs[16], inputs[17], inputs[18]
+    iv = (IV[0], IV[1], IV[2], IV[3], IV[4], IV[5], IV[6], IV[7])
+    room = found_nonces.shape[0]
+    found = 0
+    for nonce in range(start, start + count):
+        # Out-of-order execution overlaps consecutive nonces; two per trip measured no faster.
+        d = sha256_ni.compress_ni(
+            midstate, (w0, w1, w2, bswap32(u32(nonce)), PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, HEADER_BITS)
+        )
+        h = sha256_ni.compress_ni(iv, (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, DIGEST_BITS))
+        top = bswap32(h[7])
+        if top <= top_limit:
+            if found < room:
+                found_nonces[found] = nonce
+                found_tops[found] = top
+            found += 1
+    return found
+
+
+for _scan in (scan_candidates_simd, scan_candidates_shani):
+    sha256_rounds.cache_also_keyed_on(_scan, sha256_rounds.__file__, sha256_ni.__file__)
+
+
+def default_variant() -> str:
+    """``sha-ni`` where Numba compiles for a CPU with the SHA extensions, else ``simd``."""
+    return "sha-ni" if sha256_ni.available() else "simd"
+
+
+def kernel(variant: str | None = None):
+    """The compiled-on-demand scan function of ``variant`` (default: ``default_variant()``)."""
+    variant = variant or default_variant()
+    if variant == "simd":
+        return scan_candidates_simd
+    if variant == "sha-ni":
+        if not sha256_ni.available():
+            raise ValueError("variant 'sha-ni' needs a CPU with the SHA extensions, and this one has none")
+        return scan_candidates_shani
+    raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+
+
 @functools.lru_cache(maxsize=4)
 def _pool(threads: int) -> ThreadPoolExecutor:
     """Worker threads kept between calls (a scan step is ~100 ms; no need to start threads each time)."""
     return ThreadPoolExecutor(threads, thread_name_prefix="sha256d-cpu")
 
 
-def _candidates(inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, room: int):
+def _candidates(scan, inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, room: int):
     found_nonces = np.empty(room, dtype=np.int64)
     found_tops = np.empty(room, dtype=np.uint32)
-    found = scan_candidates(inputs, start, count, top_limit, found_nonces, found_tops)
+    found = scan(inputs, start, count, top_limit, found_nonces, found_tops)
     if found > room:  # never dropped: scan this part again with room for all of them
         found_nonces = np.empty(found, dtype=np.int64)
         found_tops = np.empty(found, dtype=np.uint32)
-        scan_candidates(inputs, start, count, top_limit, found_nonces, found_tops)
+        scan(inputs, start, count, top_limit, found_nonces, found_tops)
     return found_nonces[:found], found_tops[:found]
 
 
-def candidates(inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, threads: int | None = None):
+def candidates(
+    inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, threads: int | None = None, variant: str | None = None
+):
     """Nonces in [start, start + count) whose hash's top word is <= ``top_limit``, in increasing
-    order, with those top words; on ``threads`` threads (default: every CPU this process may use).
-    ``sha256d.resolve_candidates`` turns them into hits. Arguments are checked by the caller."""
+    order, with those top words; on ``threads`` threads (default: every CPU this process may use)
+    with kernel ``variant`` (default: ``default_variant()``). ``sha256d.resolve_candidates`` turns
+    them into hits. Arguments are checked by the caller."""
+    scan = kernel(variant)
     if count == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint32)
     threads = max(1, min(threads or default_threads(), -(-count // BLOCK_NONCES)))
@@ -101,15 +161,16 @@ def candidates(inputs: np.ndarray, start: int, count: int, top_limit: np.uint32,
     room = int(min(part, 2 * part * (int(top_limit) + 1) / 2**32 + 64))
     parts = [(s, min(part, start + count - s)) for s in range(start, start + count, part)]
     if len(parts) == 1:
-        results = [_candidates(inputs, start, count, top_limit, room)]
+        results = [_candidates(scan, inputs, start, count, top_limit, room)]
     else:
-        results = list(_pool(len(parts)).map(lambda p: _candidates(inputs, p[0], p[1], top_limit, room), parts))
+        results = list(_pool(len(parts)).map(lambda p: _candidates(scan, inputs, p[0], p[1], top_limit, room), parts))
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def compile_kernel() -> tuple[float, bool]:
-    """Compile the kernel, or load it from the on-disk cache; returns (seconds, from_cache)."""
+def compile_kernel(variant: str | None = None) -> tuple[float, bool]:
+    """Compile ``variant``'s kernel, or load it from the on-disk cache; returns (seconds, from_cache)."""
+    scan = kernel(variant)
     before = time.perf_counter()
-    scan_candidates.compile(SIGNATURE)  # a no-op when already compiled in this process
+    scan.compile(SIGNATURE)  # a no-op when already compiled in this process
     seconds = time.perf_counter() - before
-    return seconds, bool(scan_candidates.stats.cache_hits)
+    return seconds, bool(scan.stats.cache_hits)

@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import config, cuda
 
+from kernels import sha256_rounds
 from kernels.sha256_rounds import bswap32, sha256d_words, u32
 
 THREADS_PER_BLOCK = 256
@@ -56,6 +57,9 @@ def scan_kernel(inputs, start, count, top_limit, found_nonces, found_tops, found
             if slot < found_nonces.shape[0]:
                 found_nonces[slot] = nonce
                 found_tops[slot] = top
+
+
+sha256_rounds.cache_also_keyed_on(scan_kernel, sha256_rounds.__file__)
 
 
 def launch_shape(count: int, sm_count: int, threads_per_block: int = THREADS_PER_BLOCK) -> tuple[int, int]:

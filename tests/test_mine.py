@@ -6,7 +6,7 @@ import pytest
 
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
-from kernels import sha256d
+from kernels import sha256d, sha256d_cpu
 from kernels.mine import BLOCK, CPU_NONCES_PER_THREAD, MineConfig, MineWorkload, _poisson_cdf, share_target_for
 
 CPU = Device("cpu", None, "test CPU")
@@ -14,7 +14,8 @@ CPU = Device("cpu", None, "test CPU")
 
 def small_workload(nonces_per_step: int = 2**15, shares_per_step: float = 4) -> MineWorkload:
     """A workload with short steps, so a test runs a few of them in well under a second."""
-    return MineWorkload(MineConfig("cpu", 1, nonces_per_step, share_target_for(nonces_per_step, shares_per_step)))
+    target = share_target_for(nonces_per_step, shares_per_step)
+    return MineWorkload(MineConfig("cpu", 1, nonces_per_step, target, sha256d_cpu.default_variant()))
 
 
 @pytest.mark.parametrize(
@@ -23,7 +24,7 @@ def small_workload(nonces_per_step: int = 2**15, shares_per_step: float = 4) -> 
         ("fast", "cpu", None, "unknown preset 'fast'"),
         ("quick", "tpu", None, "unknown device kind 'tpu'"),
         ("quick", "cpu", 0, "threads must be a positive integer"),
-        ("quick", "cuda", 4, "--threads applies to mining on the CPU only"),
+        ("quick", "cuda", 4, "threads and kernel variant apply to mining on the CPU only"),
     ],
 )
 def test_for_preset_rejects_bad_options_with_one_line(preset, kind, threads, message):
@@ -31,10 +32,16 @@ def test_for_preset_rejects_bad_options_with_one_line(preset, kind, threads, mes
         MineWorkload.for_preset(preset, kind, threads=threads)
 
 
+def test_for_preset_rejects_an_unknown_kernel_variant():
+    with pytest.raises(BenchError, match="variant must be one of sha-ni, simd"):
+        MineWorkload.for_preset("quick", "cpu", variant="avx9000")
+
+
 def test_cpu_step_size_scales_with_threads_and_target_gives_about_two_shares_a_step():
     workload = MineWorkload.for_preset("quick", "cpu", threads=3)
     config = workload.config()
     assert config["threads"] == 3
+    assert config["variant"] == sha256d_cpu.default_variant()
     assert config["nonces_per_step"] == 3 * CPU_NONCES_PER_THREAD
     expected_shares = config["nonces_per_step"] * (int(config["share_target_hex"], 16) + 1) / 2**256
     assert 1 <= expected_shares <= 4
