@@ -1,0 +1,244 @@
+"""SHA-256d mining speed: the CPU kernels per thread count beside a hashlib loop, the ops per hash
+they execute, and the bound those imply; the CUDA kernel's GH/s where a GPU is present.
+
+Run (about a minute with the defaults, plus a cold compile of ~10 s the first time):
+
+    .venv/bin/python benchmarks/bench_sha256d.py [--seconds 1] [--rounds 5] [--threads 1,2] [--json out.json]
+
+Each round runs every configuration once, in an order rotated every round so that drift and
+other load hit all alike; figures are medians over rounds, and ratios are taken within a round
+(same moment, same machine) before the median. ``--count-ops`` compiles the SIMD kernel afresh
+(a temporary Numba cache, ~10 s) and counts the vector instructions of its loop in the
+machine code, so the ops-per-hash figure is read from the binary, not estimated.
+
+What a hash is: one nonce, i.e. one double SHA-256 of an 80-byte header (two compressions per
+nonce once the per-header midstate is known). The hashlib baseline is a plain Python miner:
+``hashlib.sha256(hashlib.sha256(prefix + nonce).digest())`` per nonce, one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# Sustained issue rate assumed for the bounds (stated in the output, from AMD's Zen 3 software
+# optimization guide and Agner Fog's instruction tables): four 256-bit integer ALU pipes, two of
+# which shift; SHA256RNDS2 one every 2 cycles. Other CPUs: pass --vector-ops-per-cycle/--rnds2-cycles.
+ZEN3_VECTOR_OPS_PER_CYCLE = 4
+ZEN3_RNDS2_CYCLES = 2
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=1.0, help="target length of one measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all configurations")
+    parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..CPUs)")
+    parser.add_argument("--count-ops", action="store_true", help="count the SIMD loop's vector instructions")
+    parser.add_argument("--vector-ops-per-cycle", type=float, default=ZEN3_VECTOR_OPS_PER_CYCLE)
+    parser.add_argument("--rnds2-cycles", type=float, default=ZEN3_RNDS2_CYCLES)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    return parser.parse_args(argv)
+
+
+def hashlib_rate(prefix: bytes, nonces: int) -> float:
+    """Hashes/s of a plain Python loop over hashlib."""
+    sha256, pack = hashlib.sha256, struct.Struct("<I").pack
+    start = time.perf_counter()
+    for nonce in range(nonces):
+        sha256(sha256(prefix + pack(nonce)).digest()).digest()
+    return nonces / (time.perf_counter() - start)
+
+
+def kernel_rate(inputs, nonces: int, threads: int, variant: str) -> float:
+    from kernels import sha256d_cpu
+
+    start = time.perf_counter()
+    sha256d_cpu.candidates(inputs, 0, nonces, 0, threads=threads, variant=variant)
+    return nonces / (time.perf_counter() - start)
+
+
+def core_clock_ghz() -> float:
+    """Estimate of the clock a busy core runs at: a chain of dependent adds (one per cycle)."""
+    from numba import njit
+
+    @njit(cache=False)
+    def chain(n, x):
+        for i in range(n):
+            x = (x ^ i) + 1  # xor + add: two dependent one-cycle ops
+        return x
+
+    chain(10, 1)
+    n = 200_000_000
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        chain(n, 1)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n / best / 1e9
+
+
+def count_simd_ops() -> dict:
+    """Vector instructions of the SIMD kernel's hot loop, read from its machine code."""
+    from kernels import sha256d_cpu
+
+    kernel = sha256d_cpu.kernel("simd")
+    kernel.compile(sha256d_cpu.SIGNATURE)
+    asm = kernel.inspect_asm(kernel.signatures[0])
+    width = "zmm" if "zmm" in asm else "ymm"
+    lanes = 16 if width == "zmm" else 8
+    ops = [line.split()[0] for line in asm.splitlines() if line.startswith("\t") and width in line]
+    shifts = sum(op.startswith(("vpsrl", "vpsll", "vpsra", "vpro")) for op in ops)
+    memory = sum(op.startswith(("vmov", "vpbroadcast", "vbroadcast")) for op in ops)
+    return {
+        "register": width,
+        "lanes": lanes,
+        "vector_instructions": len(ops),
+        "per_nonce": len(ops) / lanes,
+        "shifts_per_nonce": shifts / lanes,
+        "moves_and_broadcasts_per_nonce": memory / lanes,
+        "note": "whole function; the vector loop dominates (the rest runs once per 4096 nonces)",
+    }
+
+
+def cuda_rate(prefix: bytes, rounds: int) -> dict | None:
+    try:
+        from numba import cuda
+
+        if not cuda.is_available():
+            return None
+        from kernels import sha256d, sha256d_cuda
+    except Exception:  # no driver, no toolkit: nothing to measure here
+        return None
+    device = cuda.get_current_device()
+    compile_s, cached = sha256d_cuda.compile_kernel()
+    scanner = sha256d_cuda.CudaScanner()
+    inputs = sha256d.kernel_inputs(prefix)
+    nonces = 2**30
+    scanner.candidates(inputs, 0, 2**24, 0)  # load the module
+    rates = []
+    for r in range(rounds):
+        start = time.perf_counter()
+        scanner.candidates(inputs, r * nonces, nonces, 0)  # waits for the kernel
+        rates.append(nonces / (time.perf_counter() - start))
+    sm_count = device.MULTIPROCESSOR_COUNT
+    clock_ghz = device.CLOCK_RATE / 1e6
+    return {
+        "device": device.name.decode() if isinstance(device.name, bytes) else str(device.name),
+        "compile_s": compile_s,
+        "cached": cached,
+        "launch": list(scanner.launch(nonces)),
+        "ghs_median": statistics.median(rates) / 1e9,
+        "ghs_all": [x / 1e9 for x in rates],
+        "sm_count": sm_count,
+        "clock_ghz": clock_ghz,
+        "int32_lane_ops_per_s": sm_count * 64 * clock_ghz * 1e9,
+        "note": "bound = int32_lane_ops_per_s / integer instructions per nonce (from SASS; see docs/mining-kernels.md)",
+    }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.count_ops:  # before numba is imported: compile afresh so the machine code can be read
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-sha256d-")
+    from kernels import sha256_ni, sha256d, sha256d_cpu
+
+    cpus = sha256d_cpu.default_threads()
+    thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else list(range(1, cpus + 1))
+    variants = [v for v in sha256d_cpu.VARIANTS if v != "sha-ni" or sha256_ni.available()]
+    header, _ = sha256d.KNOWN_BLOCKS[839900]
+    prefix = header.to_bytes()[:76]
+    inputs = sha256d.kernel_inputs(prefix)
+
+    compile_report = {}
+    for variant in variants:
+        seconds, cached = sha256d_cpu.compile_kernel(variant)
+        compile_report[variant] = {"seconds": round(seconds, 2), "from_cache": cached}
+    print(f"compile: {compile_report}")
+
+    # Size each configuration's run to about --seconds from a short probe.
+    configs = [("hashlib", 1)] + [(v, t) for v in variants for t in thread_counts]
+    sizes = {}
+    for variant, threads in configs:
+        probe = 2**14 if variant == "hashlib" else 2**18 * threads
+        rate = hashlib_rate(prefix, probe) if variant == "hashlib" else kernel_rate(inputs, probe, threads, variant)
+        sizes[(variant, threads)] = max(2**12, int(rate * args.seconds))
+
+    rates: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+    for r in range(args.rounds):
+        order = configs[r % len(configs) :] + configs[: r % len(configs)]
+        for variant, threads in order:
+            n = sizes[(variant, threads)]
+            rate = hashlib_rate(prefix, n) if variant == "hashlib" else kernel_rate(inputs, n, threads, variant)
+            rates[(variant, threads)].append(rate)
+
+    def ratio(a, b):
+        return statistics.median(x / y for x, y in zip(rates[a], rates[b]))
+
+    base = ("hashlib", 1)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {cpus} CPUs; shared with other work, so read ratios")
+    print(f"{'kernel':10} {'threads':>7} {'MH/s median':>12} {'min..max':>15} {'x hashlib':>10} {'MH/s/thread':>12}")
+    table = []
+    for variant, threads in configs:
+        values = rates[(variant, threads)]
+        median = statistics.median(values)
+        row = {
+            "kernel": variant,
+            "threads": threads,
+            "mhs_median": median / 1e6,
+            "mhs_min": min(values) / 1e6,
+            "mhs_max": max(values) / 1e6,
+            "x_hashlib": ratio((variant, threads), base),
+        }
+        table.append(row)
+        print(
+            f"{variant:10} {threads:7d} {median / 1e6:12.2f} {min(values) / 1e6:7.2f}..{max(values) / 1e6:<7.2f}"
+            f" {row['x_hashlib']:10.1f} {median / 1e6 / threads:12.2f}"
+        )
+    if len(variants) == 2:
+        for threads in thread_counts:
+            print(f"sha-ni / simd at {threads} thread(s): {ratio(('sha-ni', threads), ('simd', threads)):.2f}x (same rounds)")
+
+    clock = core_clock_ghz()
+    print(f"\nbusy-core clock estimate: {clock:.2f} GHz (dependent-add chain)")
+    bounds = {"clock_ghz_estimate": clock, "assumptions": {
+        "vector_ops_per_cycle": args.vector_ops_per_cycle, "rnds2_cycles": args.rnds2_cycles}}
+    if "sha-ni" in variants:
+        rnds2 = 63  # 32 per compression, two compressions, the last pair dropped (feeds no needed word)
+        bound = clock * 1e9 / (rnds2 * args.rnds2_cycles)
+        best = max(r["mhs_median"] for r in table if r["kernel"] == "sha-ni" and r["threads"] == 1) * 1e6
+        bounds["sha-ni"] = {"rnds2_per_nonce": rnds2, "bound_mhs_per_core": bound / 1e6, "measured_fraction": best / bound}
+        print(f"sha-ni: {rnds2} SHA256RNDS2 per nonce x {args.rnds2_cycles} cycles -> {bound / 1e6:.1f} MH/s per core bound;"
+              f" 1 thread measured {best / 1e6:.1f} ({best / bound:.0%})")
+    if args.count_ops:
+        ops = count_simd_ops()
+        bound = clock * 1e9 * args.vector_ops_per_cycle / ops["per_nonce"]
+        best = max(r["mhs_median"] for r in table if r["kernel"] == "simd" and r["threads"] == 1) * 1e6
+        bounds["simd"] = {**ops, "bound_mhs_per_core": bound / 1e6, "measured_fraction": best / bound}
+        print(f"simd: {ops['vector_instructions']} {ops['register']} instructions / {ops['lanes']} lanes = {ops['per_nonce']:.0f}"
+              f" vector ops per nonce ({ops['shifts_per_nonce']:.0f} shifts, {ops['moves_and_broadcasts_per_nonce']:.0f} moves)"
+              f" at {args.vector_ops_per_cycle:g}/cycle -> {bound / 1e6:.1f} MH/s per core bound; 1 thread measured"
+              f" {best / 1e6:.1f} ({best / bound:.0%})")
+
+    gpu = cuda_rate(prefix, args.rounds)
+    print("\ncuda:", "no CUDA GPU here, nothing measured" if gpu is None else json.dumps(gpu))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "machine": platform.node(), "cpus": cpus, "compile": compile_report, "cpu": table,
+            "bounds": bounds, "cuda": gpu, "shared_machine_note": "medians over rotated rounds; ratios within rounds",
+        }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
