@@ -161,33 +161,58 @@ def ptx_report(cc: tuple[int, int] = (9, 0)) -> dict:
     return report
 
 
+def _cuda_tool(name: str) -> str | None:
+    """A CUDA toolkit program: on PATH, in /usr/local/cuda*, or from the nvidia-cuda-* wheels."""
+    found = shutil.which(name) or next((str(p) for p in sorted(Path("/usr/local").glob(f"cuda*/bin/{name}"), reverse=True)), None)
+    if found is None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("nvidia")
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            found = next((str(p) for p in Path(root).glob(f"cu*/bin/{name}")), None)
+            if found:
+                break
+    return found
+
+
 def _ptxas_usage(ptx: str, cc: tuple[int, int]) -> dict:
-    ptxas = shutil.which("ptxas") or next(
-        (str(p) for p in sorted(Path("/usr/local").glob("cuda*/bin/ptxas"), reverse=True)), None
-    )
+    """Registers and spills from ``ptxas -v``; with ``nvdisasm`` also the SASS instruction mix."""
+    ptxas = _cuda_tool("ptxas")
     if ptxas is None:
         return {"ptxas": None}
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "scan.ptx"
+        source, cubin = Path(tmp) / "scan.ptx", Path(tmp) / "scan.cubin"
         source.write_text(ptx)
         done = subprocess.run(
-            [ptxas, "-v", f"--gpu-name=sm_{cc[0]}{cc[1]}", "-o", str(Path(tmp) / "scan.cubin"), str(source)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    text = done.stdout + done.stderr
-    if done.returncode != 0:
-        return {"ptxas": ptxas, "ptxas_error": text.strip().splitlines()[-1:]}
+            [ptxas, "-v", f"--gpu-name=sm_{cc[0]}{cc[1]}", "-o", str(cubin), str(source)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        text = done.stdout + done.stderr
+        if done.returncode != 0:
+            return {"ptxas": ptxas, "ptxas_error": text.strip().splitlines()[-1:]}
+        report = {"ptxas": ptxas, **_sass_mix(cubin)}
 
     def number(pattern: str) -> int | None:
         match = re.search(pattern, text)
         return int(match.group(1)) if match else None
 
-    return {
-        "ptxas": ptxas,
-        "registers": number(r"Used (\d+) registers"),
-        "stack_frame_bytes": number(r"(\d+) bytes stack frame"),
-        "spill_stores_bytes": number(r"(\d+) bytes spill stores"),
-        "spill_loads_bytes": number(r"(\d+) bytes spill loads"),
-    }
+    report.update(
+        registers=number(r"Used (\d+) registers"),
+        stack_frame_bytes=number(r"(\d+) bytes stack frame"),
+        spill_stores_bytes=number(r"(\d+) bytes spill stores"),
+        spill_loads_bytes=number(r"(\d+) bytes spill loads"),
+    )
+    return report
+
+
+def _sass_mix(cubin: Path) -> dict:
+    """SASS instructions of the kernel by opcode (nearly all in the nonce loop), when nvdisasm is there."""
+    nvdisasm = _cuda_tool("nvdisasm")
+    if nvdisasm is None:
+        return {"sass_instructions": None}
+    done = subprocess.run([nvdisasm, str(cubin)], capture_output=True, text=True, check=False)
+    opcodes = re.findall(r"^\s+/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", done.stdout, re.M)
+    mix: dict[str, int] = {}
+    for opcode in opcodes:
+        mix[opcode] = mix.get(opcode, 0) + 1
+    return {"sass_instructions": len(opcodes), "sass_mix": dict(sorted(mix.items(), key=lambda kv: -kv[1]))}

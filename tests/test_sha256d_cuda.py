@@ -28,6 +28,7 @@ def _run(code_or_script: list[str], **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cuda_kernel_and_mine_workload_under_the_simulator_equal_hashlib():
     genesis, _ = KNOWN_BLOCKS[0]
     recent, _ = KNOWN_BLOCKS[839900]
