@@ -397,6 +397,8 @@ def _figures(item: Mapping[str, Any], workload: str) -> dict[str, Any]:
 
 def _model_class_notes(config: Mapping[str, Any], scenario: Scenario) -> tuple[str, ...]:
     model = config.get("model")
+    if isinstance(model, Mapping):  # infer/train record the whole shape; its name says the class
+        model = model.get("name")
     if model is None:
         return ()
     measured_class = _MODEL_CLASSES.get(str(model))

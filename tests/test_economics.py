@@ -313,3 +313,12 @@ def test_render_table_shows_every_row_the_scenario_and_the_notes():
 ])
 def test_fmt_keeps_three_significant_digits_and_scales_large_numbers(value, text):
     assert econ.fmt(value) == text
+
+
+def test_model_class_is_read_from_the_shape_the_infer_workload_records():
+    # kernels/infer.py stores the whole shape, e.g. {"name": "llama-1b", "n_layers": 16, ...}
+    document = result_document(model="llama-1b")
+    infer_entry = next(w for w in document["workloads"] if w["name"] == "infer")
+    infer_entry["config"]["model"] = {"name": "llama-1b", "n_layers": 16, "d_model": 2048}
+    infer = next(r for r in econ.rows_from_result(document, load_scenario()) if r.workload == "infer")
+    assert any("'llama-1b' is 1B class" in note for note in infer.notes)
