@@ -1,0 +1,154 @@
+"""The inference workload: cached decode is right, phases count the right work, bad input is refused."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from bench.devices import Device
+from bench.errors import BenchError, WorkloadCheckFailed
+from kernels import infer
+from kernels.infer import GreedyDecoder, InferWorkload, largest_fitting_batch
+from kernels.transformer import SHAPES, build_model
+
+CPU = Device("cpu", None, "test CPU")
+
+
+def full_recompute_greedy(model, prompts: torch.Tensor, new_tokens: int) -> torch.Tensor:
+    """Greedy generation with no cache: the whole sequence through the model for every token."""
+    sequence = prompts
+    for _ in range(new_tokens):
+        next_ids = model(sequence)[:, -1].argmax(dim=-1, keepdim=True)
+        sequence = torch.cat([sequence, next_ids], dim=1)
+    return sequence[:, prompts.shape[1]:]
+
+
+@pytest.mark.parametrize("name", ["tiny", "tiny-gpt2"])
+def test_cached_decode_ids_equal_full_recompute_ids(name):
+    cfg = SHAPES[name]
+    # float64 and a large init: no near-ties in argmax, and outputs varied enough that a cache
+    # bug cannot hide behind a model that repeats one token.
+    model = build_model(cfg, "cpu", torch.float64, seed=0, max_positions=40, init_std=0.3).eval()
+    prompts = torch.randint(0, cfg.vocab_size, (3, 16), generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        decoder = GreedyDecoder(model, prompts, output_tokens=20, prefill_chunk_tokens=8192)
+        decoder.prefill()
+        decoder.decode()
+        cached = decoder.generated_ids()
+        reference = full_recompute_greedy(model, prompts, 21)
+    assert torch.equal(cached, reference)
+    assert all(len(set(row.tolist())) >= 8 for row in cached)
+
+
+def test_prefill_in_row_chunks_gives_the_same_ids_as_one_chunk():
+    def generate(chunk_tokens: int) -> torch.Tensor:
+        work = InferWorkload("tiny", batch_size=5, prompt_tokens=10, output_tokens=6, dtype="float64",
+                             prefill_chunk_tokens=chunk_tokens, init_std=0.3)
+        work.build(CPU)
+        return work._reference_ids
+
+    assert torch.equal(generate(20), generate(8192))  # 2 rows a chunk, then all 5 at once
+
+
+def test_workload_phases_count_prompt_and_output_tokens_and_check_passes():
+    work = InferWorkload("tiny", batch_size=3, prompt_tokens=10, output_tokens=6, dtype="float32")
+    build = work.build(CPU)
+    assert [p.name for p in build.phases] == ["prefill", "decode"]
+    assert [p.headline for p in build.phases] == [False, True]
+    assert [p.unit for p in build.phases] == ["tokens", "tokens"]
+    prefill, decode = build.phases
+    assert prefill.step() == 3 * 10
+    assert decode.step() == 3 * 6
+    assert decode.step() == 3 * 6  # restarts after the prompt: the cache never runs out
+    figures = decode.derived(300.0)  # 300 tokens/s over 3 sequences: 100 steps/s
+    assert figures["time_per_output_token_ms"] == pytest.approx(10.0)
+    assert figures["mfu"] is None and "unknown" in figures["mfu_basis"]
+    result = work.check()
+    assert result["deterministic"] and result["kv_cache_vs_recompute_relative_error"] < 1e-4
+    assert build.details["batch_size_measured"] == 3
+
+
+def test_check_fails_when_the_cache_loses_a_position():
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=6, dtype="float32", init_std=0.3)
+    work.build(CPU)
+    decoder = work._decoder
+    first_layer_cache = decoder.model.layers[0].attn.kv_cache
+
+    def forgetful_step(ids, i):
+        first_layer_cache.k[:, :, 0].zero_()  # the first prompt position's keys are lost
+        return decoder.eager_step(ids, i)
+
+    decoder.step_logits = forgetful_step
+    with pytest.raises(WorkloadCheckFailed, match="differ|deterministic"):
+        work.check()
+
+
+def test_check_fails_when_decode_output_changes_between_runs():
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32")
+    work.build(CPU)
+    work._reference_ids[1, 2] += 1  # as if a later decode had produced another id
+    with pytest.raises(WorkloadCheckFailed, match="not deterministic"):
+        work.check()
+
+
+def test_preset_defaults_depend_on_device_kind():
+    cpu = InferWorkload.for_preset("quick", "cpu")
+    cuda = InferWorkload.for_preset("standard", "cuda")
+    assert cpu.config()["dtype"] == "float32" and cpu.config()["model"]["name"] == "gpt2-124m"
+    assert cuda.config()["dtype"] == "bfloat16" and cuda.config()["model"]["name"] == "llama-8b"
+    custom = InferWorkload.for_preset("quick", "cpu", model="tiny", batch_size=4, prompt_tokens=7,
+                                      output_tokens=3, dtype="bf16")
+    assert (custom.batch_size, custom.prompt_tokens, custom.output_tokens) == (4, 7, 3)
+    assert custom.config()["dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"model": "gpt5"}, "unknown model 'gpt5': expected one of tiny, tiny-gpt2, gpt2-124m"),
+        ({"batch_size": 0}, "batch-size must be a positive integer, got 0"),
+        ({"prompt_tokens": -3}, "prompt-tokens must be a positive integer"),
+        ({"output_tokens": 0}, "output-tokens must be a positive integer"),
+        ({"model": "tiny", "prompt_tokens": 500, "output_tokens": 13}, "513 positions do not fit tiny's maximum"),
+        ({"dtype": "int8"}, "unknown dtype 'int8'"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(options, message):
+    with pytest.raises(BenchError, match=message) as caught:
+        InferWorkload.for_preset("quick", "cpu", **options)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_preset_is_refused():
+    with pytest.raises(BenchError, match="unknown preset 'fast'"):
+        InferWorkload.for_preset("fast", "cpu")
+
+
+def test_a_run_too_big_for_host_memory_is_refused_before_allocating(monkeypatch):
+    import psutil
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=8 * 2**30))
+    work = InferWorkload("llama-8b", batch_size=1, prompt_tokens=16, output_tokens=16, dtype="float32")
+    with pytest.raises(BenchError, match=r"llama-8b .* needs about 3\d\.\d GiB; this machine has 8\.0 GiB"):
+        work.build(CPU)
+
+
+def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
+    tried = []
+
+    def fits(batch: int) -> bool:
+        tried.append(batch)
+        return batch <= 37
+
+    found = largest_fitting_batch(fits, 256)
+    assert 37 - 37 // 16 <= found <= 37
+    assert len(tried) < 12
+    assert largest_fitting_batch(lambda b: True, 64) == 64
+    assert largest_fitting_batch(lambda b: False, 64) is None
+
+
+def test_out_of_memory_is_told_apart_from_other_errors():
+    assert infer._is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert not infer._is_out_of_memory(RuntimeError("shape mismatch"))
