@@ -7,9 +7,11 @@ Run (about a minute with the defaults, plus a cold compile of ~10 s the first ti
 
 Each round runs every configuration once, in an order rotated every round so that drift and
 other load hit all alike; figures are medians over rounds, and ratios are taken within a round
-(same moment, same machine) before the median. ``--count-ops`` compiles the SIMD kernel afresh
-(a temporary Numba cache, ~10 s) and counts the vector instructions of its loop in the
-machine code, so the ops-per-hash figure is read from the binary, not estimated.
+(same moment, same machine) before the median. ``--count-ops`` compiles the kernels afresh
+(a temporary Numba cache, ~10 s) and counts the instructions in their machine code, so the
+ops-per-hash figures are read from the binary, not estimated. ``--sha-unit`` times the SHA
+instructions themselves (latency: one dependent chain; throughput: four independent chains),
+which sets the ``sha-ni`` bound.
 
 What a hash is: one nonce, i.e. one double SHA-256 of an 80-byte header (two compressions per
 nonce once the per-header midstate is known). The hashlib baseline is a plain Python miner:
@@ -30,13 +32,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Sustained issue rate assumed for the bounds (stated in the output, from AMD's Zen 3 software
-# optimization guide and Agner Fog's instruction tables): four 256-bit integer ALU pipes, two of
-# which shift; SHA256RNDS2 one every 2 cycles. Other CPUs: pass --vector-ops-per-cycle/--rnds2-cycles.
+# Sustained issue rate assumed for the SIMD bound (stated in the output; AMD's Zen 3 software
+# optimization guide): four 256-bit integer ALU pipes, two of which shift. Other CPUs: pass
+# --vector-ops-per-cycle. The SHA-NI bound uses --sha-unit's measurement when asked, else this
+# throughput of SHA256RNDS2 (one a cycle, as --sha-unit measured on this project's Zen 3).
 ZEN3_VECTOR_OPS_PER_CYCLE = 4
-ZEN3_RNDS2_CYCLES = 2
+RNDS2_CYCLES = 1.0
+RNDS2_PER_NONCE = 63  # 32 per compression, two compressions, the last pair feeds no needed word
 
 
 def parse_args(argv=None):
@@ -46,7 +52,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..CPUs)")
     parser.add_argument("--count-ops", action="store_true", help="count the SIMD loop's vector instructions")
     parser.add_argument("--vector-ops-per-cycle", type=float, default=ZEN3_VECTOR_OPS_PER_CYCLE)
-    parser.add_argument("--rnds2-cycles", type=float, default=ZEN3_RNDS2_CYCLES)
+    parser.add_argument("--rnds2-cycles", type=float, default=RNDS2_CYCLES)
+    parser.add_argument("--sha-unit", action="store_true", help="time sha256rnds2/msg1/msg2 (latency and throughput)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -88,27 +95,83 @@ def core_clock_ghz() -> float:
     return 2 * n / best / 1e9
 
 
-def count_simd_ops() -> dict:
-    """Vector instructions of the SIMD kernel's hot loop, read from its machine code."""
+def count_ops(variant: str) -> dict:
+    """Instructions of a CPU kernel, read from its machine code (compiled in this process)."""
     from kernels import sha256d_cpu
 
-    kernel = sha256d_cpu.kernel("simd")
+    kernel = sha256d_cpu.kernel(variant)
     kernel.compile(sha256d_cpu.SIGNATURE)
     asm = kernel.inspect_asm(kernel.signatures[0])
-    width = "zmm" if "zmm" in asm else "ymm"
+    ops = [line.split()[0] for line in asm.splitlines() if line.startswith("\t") and not line.startswith("\t.")]
+    if variant == "sha-ni":
+        rnds2 = ops.count("sha256rnds2")
+        copies = rnds2 // RNDS2_PER_NONCE  # four unrolled nonces plus the remainder loop's one
+        return {
+            "instructions": len(ops),
+            "hash_copies": copies,
+            "per_nonce_approx": len(ops) / copies,
+            "sha_per_nonce": {op: ops.count(op) / copies for op in ("sha256rnds2", "sha256msg1", "sha256msg2")},
+            "note": "whole function over its copies of the hash: an upper estimate per nonce",
+        }
+    width = "zmm" if any("zmm" in line for line in asm.splitlines()) else "ymm"
     lanes = 16 if width == "zmm" else 8
-    ops = [line.split()[0] for line in asm.splitlines() if line.startswith("\t") and width in line]
-    shifts = sum(op.startswith(("vpsrl", "vpsll", "vpsra", "vpro")) for op in ops)
-    memory = sum(op.startswith(("vmov", "vpbroadcast", "vbroadcast")) for op in ops)
+    vector = [line.split()[0] for line in asm.splitlines() if line.startswith("\t") and width in line]
+    shifts = sum(op.startswith(("vpsrl", "vpsll", "vpsra", "vpro")) for op in vector)
+    moves = sum(op.startswith(("vmov", "vpbroadcast", "vbroadcast")) for op in vector)
     return {
         "register": width,
         "lanes": lanes,
-        "vector_instructions": len(ops),
-        "per_nonce": len(ops) / lanes,
+        "vector_instructions": len(vector),
+        "per_nonce": len(vector) / lanes,
         "shifts_per_nonce": shifts / lanes,
-        "moves_and_broadcasts_per_nonce": memory / lanes,
+        "moves_and_broadcasts_per_nonce": moves / lanes,
         "note": "whole function; the vector loop dominates (the rest runs once per 4096 nonces)",
     }
+
+
+def sha_unit_cycles(clock_ghz: float) -> dict:
+    """Cycles per SHA instruction: one dependent chain (latency) and four independent chains
+    (throughput), each a burst of 64 instructions emitted as LLVM IR."""
+    from llvmlite import ir
+    from numba import njit, types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    i32 = ir.IntType(32)
+    v4 = ir.VectorType(i32, 4)
+
+    def timed(name: str, chains: int) -> float:
+        @intrinsic
+        def burst(typingctx, seed):
+            def codegen(context, builder, sig, args):
+                arity = 3 if name == "sha256rnds2" else 2
+                fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v4, [v4] * arity), f"llvm.x86.{name}")
+                splat = builder.insert_element(ir.Constant(v4, ir.Undefined), args[0], ir.Constant(i32, 0))
+                a = [builder.add(splat, ir.Constant(v4, [ir.Constant(i32, c + 1)] * 4)) for c in range(chains)]
+                b = [builder.add(splat, ir.Constant(v4, [ir.Constant(i32, c + 7)] * 4)) for c in range(chains)]
+                for _ in range(64):
+                    for c in range(chains):
+                        a[c] = builder.call(fn, [a[c], b[c], b[c]][:arity])
+                acc = a[0]
+                for c in range(1, chains):
+                    acc = builder.xor(acc, a[c])
+                return builder.extract_element(acc, ir.Constant(i32, 0))
+
+            return types.uint32(seed), codegen
+
+        @njit
+        def run(n, seed):
+            for _ in range(n):
+                seed = burst(seed)
+            return seed
+
+        run(10, np.uint32(1))
+        n = 100_000
+        start = time.perf_counter()
+        run(n, np.uint32(1))
+        return (time.perf_counter() - start) * clock_ghz * 1e9 / (n * 64 * chains)
+
+    return {name: {"latency": timed(name, 1), "throughput": timed(name, 4)} for name in ("sha256rnds2", "sha256msg1", "sha256msg2")}
 
 
 def cuda_rate(prefix: bytes, rounds: int) -> dict | None:
@@ -211,24 +274,36 @@ def main(argv=None) -> int:
 
     clock = core_clock_ghz()
     print(f"\nbusy-core clock estimate: {clock:.2f} GHz (dependent-add chain)")
-    bounds = {"clock_ghz_estimate": clock, "assumptions": {
-        "vector_ops_per_cycle": args.vector_ops_per_cycle, "rnds2_cycles": args.rnds2_cycles}}
+    bounds = {"clock_ghz_estimate": clock, "assumptions": {"vector_ops_per_cycle": args.vector_ops_per_cycle}}
+    rnds2_cycles = args.rnds2_cycles
+    if args.sha_unit and "sha-ni" in variants:
+        unit = sha_unit_cycles(clock)
+        bounds["sha_unit_cycles"] = unit
+        rnds2_cycles = unit["sha256rnds2"]["throughput"]
+        print("SHA unit, cycles (latency / throughput):", ", ".join(
+            f"{name} {v['latency']:.1f} / {v['throughput']:.2f}" for name, v in unit.items()))
     if "sha-ni" in variants:
-        rnds2 = 63  # 32 per compression, two compressions, the last pair dropped (feeds no needed word)
-        bound = clock * 1e9 / (rnds2 * args.rnds2_cycles)
+        bound = clock * 1e9 / (RNDS2_PER_NONCE * rnds2_cycles)
         best = max(r["mhs_median"] for r in table if r["kernel"] == "sha-ni" and r["threads"] == 1) * 1e6
-        bounds["sha-ni"] = {"rnds2_per_nonce": rnds2, "bound_mhs_per_core": bound / 1e6, "measured_fraction": best / bound}
-        print(f"sha-ni: {rnds2} SHA256RNDS2 per nonce x {args.rnds2_cycles} cycles -> {bound / 1e6:.1f} MH/s per core bound;"
-              f" 1 thread measured {best / 1e6:.1f} ({best / bound:.0%})")
+        bounds["sha-ni"] = {"rnds2_per_nonce": RNDS2_PER_NONCE, "rnds2_cycles": rnds2_cycles,
+                            "bound_mhs_per_core": bound / 1e6, "measured_fraction": best / bound}
+        print(f"sha-ni: {RNDS2_PER_NONCE} sha256rnds2 per nonce x {rnds2_cycles:.2f} cycles -> {bound / 1e6:.1f} MH/s per core"
+              f" bound (the SHA unit alone); 1 thread measured {best / 1e6:.1f} ({best / bound:.0%})")
     if args.count_ops:
-        ops = count_simd_ops()
-        bound = clock * 1e9 * args.vector_ops_per_cycle / ops["per_nonce"]
-        best = max(r["mhs_median"] for r in table if r["kernel"] == "simd" and r["threads"] == 1) * 1e6
-        bounds["simd"] = {**ops, "bound_mhs_per_core": bound / 1e6, "measured_fraction": best / bound}
-        print(f"simd: {ops['vector_instructions']} {ops['register']} instructions / {ops['lanes']} lanes = {ops['per_nonce']:.0f}"
-              f" vector ops per nonce ({ops['shifts_per_nonce']:.0f} shifts, {ops['moves_and_broadcasts_per_nonce']:.0f} moves)"
-              f" at {args.vector_ops_per_cycle:g}/cycle -> {bound / 1e6:.1f} MH/s per core bound; 1 thread measured"
-              f" {best / 1e6:.1f} ({best / bound:.0%})")
+        for variant in variants:
+            ops = count_ops(variant)
+            bounds.setdefault(variant, {})["machine_code"] = ops
+            if variant == "sha-ni":
+                print(f"sha-ni machine code: ~{ops['per_nonce_approx']:.0f} instructions per nonce, of them "
+                      + ", ".join(f"{v:.0f} {k}" for k, v in ops["sha_per_nonce"].items()))
+                continue
+            bound = clock * 1e9 * args.vector_ops_per_cycle / ops["per_nonce"]
+            best = max(r["mhs_median"] for r in table if r["kernel"] == "simd" and r["threads"] == 1) * 1e6
+            bounds["simd"].update(bound_mhs_per_core=bound / 1e6, measured_fraction=best / bound)
+            print(f"simd: {ops['vector_instructions']} {ops['register']} instructions / {ops['lanes']} lanes = {ops['per_nonce']:.0f}"
+                  f" vector ops per nonce ({ops['shifts_per_nonce']:.0f} shifts, {ops['moves_and_broadcasts_per_nonce']:.0f} moves)"
+                  f" at {args.vector_ops_per_cycle:g}/cycle -> {bound / 1e6:.1f} MH/s per core bound; 1 thread measured"
+                  f" {best / 1e6:.1f} ({best / bound:.0%})")
 
     gpu = cuda_rate(prefix, args.rounds)
     print("\ncuda:", "no CUDA GPU here, nothing measured" if gpu is None else json.dumps(gpu))

@@ -124,7 +124,7 @@ class MineWorkload:
 
     def source_files(self) -> list[Path]:
         here = Path(__file__).parent
-        return [here / name for name in ("mine.py", "sha256d.py", "sha256_rounds.py", "sha256d_cpu.py", "sha256d_cuda.py")]
+        return [here / name for name in ("mine.py", "sha256d.py", "sha256_rounds.py", "sha256_ni.py", "sha256d_cpu.py", "sha256d_cuda.py")]
 
     def build(self, device) -> BuildInfo:
         if device.kind != self._config.device_kind:

@@ -83,7 +83,19 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, forceinline=True)
+def _first_hash_ni(midstate, w0, w1, w2, nonce):
+    block = (w0, w1, w2, bswap32(u32(nonce)), PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, HEADER_BITS)
+    return sha256_ni.compress_ni(midstate, block)
+
+
+@njit(cache=True, nogil=True, forceinline=True)
+def _top_of_second_hash_ni(iv, d):
+    block = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, DIGEST_BITS)
+    return bswap32(sha256_ni.compress_ni(iv, block)[7])
+
+
+@njit(cache=True, nogil=True, forceinline=True)
 def scan_candidates_shani(inputs, start, count, top_limit, found_nonces, found_tops):
     """``scan_candidates_simd`` through the SHA extensions: same arguments, same results."""
     midstate = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], inputs[6], inputs[7])
@@ -91,18 +103,31 @@ def scan_candidates_shani(inputs, start, count, top_limit, found_nonces, found_t
     iv = (IV[0], IV[1], IV[2], IV[3], IV[4], IV[5], IV[6], IV[7])
     room = found_nonces.shape[0]
     found = 0
-    for nonce in range(start, start + count):
-        # Out-of-order execution overlaps consecutive nonces; two per trip measured no faster.
-        d = sha256_ni.compress_ni(
-            midstate, (w0, w1, w2, bswap32(u32(nonce)), PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, HEADER_BITS)
-        )
-        h = sha256_ni.compress_ni(iv, (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, DIGEST_BITS))
-        top = bswap32(h[7])
-        if top <= top_limit:
-            if found < room:
-                found_nonces[found] = nonce
-                found_tops[found] = top
-            found += 1
+    tops = np.empty(4, dtype=np.uint32)
+    end = start + count
+    for first in range(start, end, 4):
+        if first + 4 <= end:
+            # Four nonces a trip, first hashes then second hashes: sha256rnds2 has a 4-cycle
+            # latency and a throughput of one a cycle (Zen 3, measured), so one nonce's chain
+            # alone leaves the unit idle. This order measured 1.2x one nonce at a time; the
+            # same four interleaved instruction by instruction measured slower.
+            d0 = _first_hash_ni(midstate, w0, w1, w2, first)
+            d1 = _first_hash_ni(midstate, w0, w1, w2, first + 1)
+            d2 = _first_hash_ni(midstate, w0, w1, w2, first + 2)
+            d3 = _first_hash_ni(midstate, w0, w1, w2, first + 3)
+            tops[0] = _top_of_second_hash_ni(iv, d0)
+            tops[1] = _top_of_second_hash_ni(iv, d1)
+            tops[2] = _top_of_second_hash_ni(iv, d2)
+            tops[3] = _top_of_second_hash_ni(iv, d3)
+        else:
+            for i in range(end - first):
+                tops[i] = _top_of_second_hash_ni(iv, _first_hash_ni(midstate, w0, w1, w2, first + i))
+        for i in range(min(4, end - first)):
+            if tops[i] <= top_limit:
+                if found < room:
+                    found_nonces[found] = first + i
+                    found_tops[found] = tops[i]
+                found += 1
     return found
 
 
