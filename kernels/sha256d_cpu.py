@@ -40,15 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from kernels import sha256_ni
-from kernels import sha256_rounds
+from kernels import sha256_ni, sha256_rounds
 from kernels.sha256_rounds import DIGEST_BITS, HEADER_BITS, IV, PAD_FIRST, ZERO, bswap32, sha256d_words, u32
 
-BLOCK_NONCES = 4096  # nonces per vectorized loop; their top words fit in L1 (16 KiB)
-SIGNATURE = "int64(uint32[::1], int64, int64, uint32, int64[::1], uint32[::1])"
-
-
 VARIANTS = ("sha-ni", "simd")
+BLOCK_NONCES = 4096  # simd: nonces per vectorized loop; their top words fit in L1 (16 KiB)
+SIGNATURE = "int64(uint32[::1], int64, int64, uint32, int64[::1], uint32[::1])"  # both variants
 
 
 @njit(cache=True, nogil=True, forceinline=True)
@@ -78,18 +75,13 @@ def scan_candidates_simd(inputs, start, count, top_limit, found_nonces, found_to
     return found
 
 
-def default_threads() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@njit(cache=True, nogil=True, forceinline=True)
+@njit(forceinline=True)
 def _first_hash_ni(midstate, w0, w1, w2, nonce):
     block = (w0, w1, w2, bswap32(u32(nonce)), PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, HEADER_BITS)
     return sha256_ni.compress_ni(midstate, block)
 
 
-@njit(cache=True, nogil=True, forceinline=True)
+@njit(forceinline=True)
 def _top_of_second_hash_ni(iv, d):
     block = (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], PAD_FIRST, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO, DIGEST_BITS)
     return bswap32(sha256_ni.compress_ni(iv, block)[7])
@@ -150,6 +142,11 @@ def kernel(variant: str | None = None):
             raise ValueError("variant 'sha-ni' needs a CPU with the SHA extensions, and this one has none")
         return scan_candidates_shani
     raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+
+
+def default_threads() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @functools.lru_cache(maxsize=4)
