@@ -213,7 +213,7 @@ class InferWorkload:
                                   max_positions=self.prompt_tokens + self.output_tokens,
                                   init_std=self.init_std).eval()
         details["model_init_s"] = time.perf_counter() - t0
-        if device.kind == "cpu":
+        if device.kind == "cpu" and self.decode_mode != "compiled":  # torch.compile cannot trace packed weights
             details["matmul"] = self._model.pack_linears_for_cpu(self.batch_size)
         generator = torch.Generator().manual_seed(self.seed + 1)
         prompts = torch.randint(0, self.cfg.vocab_size, (self.batch_size, self.prompt_tokens), generator=generator)

@@ -152,3 +152,17 @@ def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
 def test_out_of_memory_is_told_apart_from_other_errors():
     assert infer._is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert not infer._is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+@pytest.mark.slow  # torch.compile of the tiny model: ~30 s on 2 cores with a cold inductor cache
+def test_compiled_fixed_shape_decode_gives_the_eager_ids():
+    """The fixed-shape decode is what CUDA runs under CUDA graphs; here it compiles for the CPU."""
+    def reference_ids(decode_mode: str) -> torch.Tensor:
+        work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=6, dtype="float64",
+                             decode_mode=decode_mode, init_std=0.3)
+        details = work.build(CPU).details
+        assert details["decode"]["mode"] == decode_mode
+        work.check()
+        return work._reference_ids
+
+    assert torch.equal(reference_ids("compiled"), reference_ids("eager"))
