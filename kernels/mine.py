@@ -31,9 +31,10 @@ from kernels import sha256d
 PRESETS = ("quick", "standard", "long")
 BLOCK_HEIGHT = 839900
 BLOCK, BLOCK_HASH = sha256d.KNOWN_BLOCKS[BLOCK_HEIGHT]
-# Nonces per step: ~100 ms at the rates measured here (AVX2 core: ~10 MH/s a thread) and the
-# rate a datacenter GPU can reach (a few GH/s); the same for every preset, so results compare.
-CPU_NONCES_PER_THREAD = 2**20
+# Nonces per step, about 100 ms at the rates measured here (a Zen 3 thread: sha-ni ~19 MH/s,
+# simd ~10 MH/s) and at a few GH/s for a datacenter GPU; the same for every preset, so results
+# of one device and variant compare across presets.
+CPU_NONCES_PER_THREAD = {"sha-ni": 2**21, "simd": 2**20}
 CUDA_NONCES_PER_STEP = 2**29
 SHARES_PER_STEP = 2  # expected; sets the share target
 SAMPLE_SLICES = 4  # check: slices of scanned nonces re-hashed with hashlib, every nonce in them
@@ -115,8 +116,8 @@ class MineWorkload:
         except ValueError as exc:
             raise BenchError(f"mine: {exc}") from None
         threads = threads or sha256d_cpu.default_threads()
-        nonces = CPU_NONCES_PER_THREAD * threads
         variant = variant or sha256d_cpu.default_variant()
+        nonces = CPU_NONCES_PER_THREAD[variant] * threads
         return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant))
 
     def config(self) -> dict[str, Any]:

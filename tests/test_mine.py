@@ -42,7 +42,7 @@ def test_cpu_step_size_scales_with_threads_and_target_gives_about_two_shares_a_s
     config = workload.config()
     assert config["threads"] == 3
     assert config["variant"] == sha256d_cpu.default_variant()
-    assert config["nonces_per_step"] == 3 * CPU_NONCES_PER_THREAD
+    assert config["nonces_per_step"] == 3 * CPU_NONCES_PER_THREAD[config["variant"]]
     expected_shares = config["nonces_per_step"] * (int(config["share_target_hex"], 16) + 1) / 2**256
     assert 1 <= expected_shares <= 4
     assert config["header"].endswith(BLOCK.hash_hex())
