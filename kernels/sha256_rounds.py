@@ -212,12 +212,6 @@ def sha256d_words(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7
 
 
 @register_jitable
-def hash_top_limb(h7):
-    """Most significant 32 bits of the digest read as a little-endian 256-bit number."""
-    return bswap32(h7)
-
-
-@register_jitable
 def digest_meets_target(h0, h1, h2, h3, h4, h5, h6, h7, target_limbs):
     """Digest, read as a little-endian 256-bit number, <= target given as eight 32-bit limbs,
     most significant first (``target_limbs[0] == target >> 224``)."""

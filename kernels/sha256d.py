@@ -1,9 +1,10 @@
 """Bitcoin block headers and double SHA-256: the hashlib reference, header tools and ``scan``.
 
 Variants of the nonce scan, in the order of the files that hold them:
-  * ``scan_reference`` (here): hashlib, one header at a time; the truth every kernel is checked
+  * ``scan_reference`` (here): hashlib, one nonce at a time; the truth every kernel is checked
     against, and the speed baseline of a plain Python miner;
-  * ``kernels.sha256d_cpu``: numba.njit, lanes of nonces in SIMD registers, threads over chunks;
+  * ``kernels.sha256d_cpu``: numba.njit, through the x86 SHA extensions (``sha-ni``) or with
+    nonces in SIMD lanes (``simd``), threads over parts of the range;
   * ``kernels.sha256d_cuda``: numba.cuda.jit, several nonces per thread, hits through an atomic
     counter.
 ``scan(..., device=...)`` is the one entry point the harness, the tests and users call.
