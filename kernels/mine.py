@@ -59,7 +59,7 @@ class MineConfig:
     variant: str = "cuda"  # CPU kernel variant: "sha-ni" or "simd"; "cuda" on CUDA
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        config = {
             "kernel": KERNELS[self.variant],
             "variant": self.variant,
             "threads": self.threads,
@@ -71,6 +71,12 @@ class MineConfig:
             "share_difficulty": sha256d.target_to_difficulty(self.share_target),
             "time_roll": "header time + 1 s each time the 2**32 nonces are used up",
         }
+        if self.device_kind == "cpu":
+            from kernels import sha256d_cpu
+
+            # simd: 8 nonces a vector with AVX2, 16 if LLVM uses AVX-512; sha-ni: 4 a loop trip
+            config["cpu_features"] = sha256d_cpu.cpu_features()
+        return config
 
 
 def share_target_for(nonces_per_step: int, shares_per_step: float = SHARES_PER_STEP) -> int:

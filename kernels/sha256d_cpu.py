@@ -127,6 +127,14 @@ for _scan in (scan_candidates_simd, scan_candidates_shani):
     sha256_rounds.cache_also_keyed_on(_scan, sha256_rounds.__file__, sha256_ni.__file__)
 
 
+def cpu_features() -> dict[str, bool]:
+    """The host features that decide how fast each variant runs (what LLVM compiles for)."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    return {name: bool(features.get(name, False)) for name in ("sha", "avx2", "avx512f", "avx512vl")}
+
+
 def default_variant() -> str:
     """``sha-ni`` where Numba compiles for a CPU with the SHA extensions, else ``simd``."""
     return "sha-ni" if sha256_ni.available() else "simd"
