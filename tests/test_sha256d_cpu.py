@@ -157,3 +157,15 @@ def test_kernel_cache_goes_stale_when_a_round_file_changes(tmp_path):
     # and Numba's cache object still has the shape this relies on
     stamp = sha256d_cpu.scan_candidates_simd._cache._cache_file._source_stamp
     assert stamp[1][0] == hashlib.sha256(Path(sha256_rounds.__file__).read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "cpu_name, cpu_features, expected",
+    [(None, "+sha,+avx2", True), (None, "+avx2,-sha", False), ("generic", None, False)],
+)
+def test_sha_ni_availability_follows_numbas_target_settings(monkeypatch, cpu_name, cpu_features, expected):
+    from numba.core import config
+
+    monkeypatch.setattr(config, "CPU_NAME", cpu_name)
+    monkeypatch.setattr(config, "CPU_FEATURES", cpu_features)
+    assert sha256_ni.available() is expected
