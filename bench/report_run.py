@@ -50,12 +50,13 @@ def progress_bars(console: Console, names: list[str]) -> Iterator[_RunProgress]:
 
 
 def print_summary(console: Console, document: dict[str, Any]) -> None:
-    """One row per phase: rate, power, work per joule, all medians with min-max, and the energy source."""
+    """One row per phase: rate, power, work per joule, all medians with min-max; energy sources below."""
     title = (f"{document['device']['name']} - preset {document['protocol']['preset']}: "
              f"median \\[min-max] of {document['protocol']['windows']} windows")
     table = Table(title=title)
-    for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy source"):
-        table.add_column(column, justify="left" if column in ("workload", "phase", "energy source") else "right")
+    for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy"):
+        table.add_column(column, justify="left" if column in ("workload", "phase", "energy") else "right")
+    sources: list[str] = []
     for workload in document["workloads"]:
         if workload["status"] != "ok":
             table.add_row(workload["name"], "-", "[red]failed[/]", "", "", "", escape(workload.get("error", "")))
@@ -63,19 +64,24 @@ def print_summary(console: Console, document: dict[str, Any]) -> None:
         for phase in workload["phases"]:
             spread = phase["spread"]
             above = (phase.get("above_idle") or {}).get("per_joule")
+            if phase["energy_source"] not in sources:
+                sources.append(phase["energy_source"])
+            rates = spread["rate_per_s"]
             table.add_row(
                 workload["name"],
                 phase["name"],
-                f"{si(phase['rate_per_s'])}{phase['unit']} [{si(spread['rate_per_s']['min'])}-{si(spread['rate_per_s']['max'])}]",
+                f"{si(phase['rate_per_s'])}{phase['unit']} [{si(rates['min']).strip()}-{si(rates['max']).strip()}]",
                 f"{phase['watts']:.1f} [{spread['watts']['min']:.1f}-{spread['watts']['max']:.1f}]",
                 f"{si(phase['per_joule'])}{phase['unit']}",
-                f"{si(above)}" if above is not None else "-",
-                escape(phase["energy_source"]),
+                si(above).strip() if above is not None else "-",
+                f"{phase['energy_kind']} [{sources.index(phase['energy_source']) + 1}]",
             )
     console.print(table)
+    for number, source in enumerate(sources, 1):
+        console.print(escape(f"[{number}] {source}"))
     idle = document.get("idle")
     if idle:
-        console.print(escape(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_source']})"))
+        console.print(escape(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_kind']})"))
 
 
 def print_economics(console: Console, document: dict[str, Any]) -> None:

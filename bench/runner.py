@@ -179,13 +179,17 @@ def _phase_entry(
         "windows": [w.to_dict() for w in windows],
     }
     if idle_watts is not None:
-        above_idle_joules = total_joules - idle_watts * sum(w.meter_seconds for w in windows)
+        above_idle_joules = [w.joules - idle_watts * w.meter_seconds for w in windows]
         entry["above_idle"] = {
             "idle_watts": idle_watts,
-            "joules": above_idle_joules,
-            "watts": above_idle_joules / total_seconds,
-            # Not meaningful when the load draws no more than idle (an estimate floor, a noisy meter).
-            "per_joule": total_work / above_idle_joules if above_idle_joules > 0 else None,
+            "joules": sum(above_idle_joules),
+            "watts": sum(above_idle_joules) / total_seconds,
+            # Median over windows like the gross figure; none when the load draws no more than
+            # idle in some window (an estimate's floor, a noisy meter).
+            "per_joule": (
+                spread([w.work / j for w, j in zip(windows, above_idle_joules)]).median
+                if all(j > 0 for j in above_idle_joules) else None
+            ),
         }
     if phase.derived is not None:
         entry["derived"] = phase.derived(rates.median)
