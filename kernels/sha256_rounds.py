@@ -11,7 +11,8 @@ Shape, chosen for the compilers rather than for the reader (see shared/notes/num
 the state lives in eight scalars and the message schedule in sixteen, and the 64 rounds are
 spread over a few ordinary functions of eight rounds each. No loops over local arrays (NVVM
 keeps those rolled, in local memory) and no Numba-level inlining (minutes of compile time):
-LLVM/NVVM inline the calls and constant-fold the padding words themselves.
+NVVM inlines the calls by itself, LLVM on the CPU when the kernel asks (``forceinline``), and
+both constant-fold the padding words.
 
 Kernels hash an 80-byte header in two blocks. The first 64 bytes never change while nonces are
 scanned, so their compression (the *midstate*) and the first three rounds of the second block,
