@@ -286,15 +286,18 @@ class InferWorkload:
         for name, step in candidates.items():
             decoder.step_logits = step
             try:
-                t0 = time.perf_counter()
-                decoder.decode(steps=min(3, self.output_tokens))  # compile and CUDA graph capture
-                device.synchronize()
-                warmup_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                decoder.decode()
-                device.synchronize()
-                seconds[name] = time.perf_counter() - t0
+                with torch.inference_mode():
+                    t0 = time.perf_counter()
+                    decoder.decode(steps=min(3, self.output_tokens))  # compile and CUDA graph capture
+                    device.synchronize()
+                    warmup_s = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    decoder.decode()
+                    device.synchronize()
+                    seconds[name] = time.perf_counter() - t0
             except Exception as exc:  # noqa: BLE001 - a failed compile falls back to eager, said why
+                if name == "eager":
+                    raise  # a bug, not a compiler limitation
                 if wanted == "compiled":
                     raise BenchError(f"compiled decode failed: {type(exc).__name__}: {exc}") from exc
                 info[f"{name}_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"

@@ -154,7 +154,15 @@ def test_out_of_memory_is_told_apart_from_other_errors():
     assert not infer._is_out_of_memory(RuntimeError("shape mismatch"))
 
 
+def _has_cxx_compiler() -> bool:
+    import os
+    import shutil
+
+    return any(shutil.which(name) for name in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if name)
+
+
 @pytest.mark.slow  # torch.compile of the tiny model: ~30 s on 2 cores with a cold inductor cache
+@pytest.mark.skipif(not _has_cxx_compiler(), reason="torch.compile on CPU needs a C++ compiler; none found")
 def test_compiled_fixed_shape_decode_gives_the_eager_ids():
     """The fixed-shape decode is what CUDA runs under CUDA graphs; here it compiles for the CPU."""
     def reference_ids(decode_mode: str) -> torch.Tensor:
@@ -166,3 +174,54 @@ def test_compiled_fixed_shape_decode_gives_the_eager_ids():
         return work._reference_ids
 
     assert torch.equal(reference_ids("compiled"), reference_ids("eager"))
+
+
+class FakeCuda:
+    """Stands in for a CUDA device where only the decode-mode choice is under test."""
+
+    kind = "cuda"
+
+    def synchronize(self) -> None:
+        pass
+
+
+def _built_tiny(decode_mode: str = "eager") -> InferWorkload:
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float64",
+                         decode_mode=decode_mode)
+    work.build(CPU)
+    return work
+
+
+def test_auto_decode_times_both_forms_and_keeps_the_faster(monkeypatch):
+    work = _built_tiny()
+    work.decode_mode = "auto"
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: fn)  # the fixed-shape path, uncompiled
+    choice = work._choose_decode_step(FakeCuda())
+    assert set(choice["one_decode_s"]) == {"eager", "compiled"}
+    assert choice["mode"] == min(choice["one_decode_s"], key=choice["one_decode_s"].get)
+    assert choice["compile_s"] > 0
+    work.check()  # whichever was kept still decodes right
+
+
+def test_auto_decode_falls_back_to_eager_when_compiling_fails_and_says_why(monkeypatch):
+    work = _built_tiny()
+    work.decode_mode = "auto"
+
+    def failing_compile(fn, **options):
+        def compiled(*args):
+            raise RuntimeError("no C++ compiler")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    choice = work._choose_decode_step(FakeCuda())
+    assert choice["mode"] == "eager"
+    assert "RuntimeError: no C++ compiler" in choice["compiled_error"]
+    assert work._decoder.step_logits == work._decoder.eager_step
+
+
+def test_compiled_decode_asked_for_but_failing_is_a_one_line_error(monkeypatch):
+    work = _built_tiny()
+    work.decode_mode = "compiled"
+    monkeypatch.setattr(torch, "compile", lambda fn, **options: lambda *args: 1 / 0)
+    with pytest.raises(BenchError, match="compiled decode failed: ZeroDivisionError"):
+        work._choose_decode_step(FakeCuda())

@@ -119,3 +119,27 @@ def test_train_preset_defaults():
     assert TrainWorkload.for_preset("quick", "cpu").config()["dtype"] == "float32"
     cuda = TrainWorkload.for_preset("standard", "cuda").config()
     assert cuda["dtype"] == "bfloat16" and cuda["model"]["name"] == "gpt2-124m"
+
+
+class FakeCuda:
+    kind = "cuda"
+
+    def synchronize(self) -> None:
+        pass
+
+
+def test_auto_training_step_falls_back_to_eager_when_compiling_fails(monkeypatch):
+    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32")
+    work.build(CPU)
+
+    def failing_compile(model, **options):
+        def compiled(*args):
+            raise RuntimeError("inductor failed")
+        return compiled
+
+    monkeypatch.setattr(torch, "compile", failing_compile)
+    choice = work._choose_forward(FakeCuda())
+    assert choice["mode"] == "eager" and "inductor failed" in choice["compiled_error"]
+    assert set(choice["step_s"]) == {"eager"}
+    assert work._trainer.forward is work._trainer.model
+    assert work.check()["loss_finite"]
