@@ -140,8 +140,8 @@ def largest_fitting_batch(fits: Callable[[int], bool], wanted: int) -> int | Non
     return low
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
 class InferWorkload:
@@ -262,7 +262,7 @@ class InferWorkload:
             device.synchronize()
             return True
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is an answer; the rest is raised
-            if not _is_out_of_memory(exc):
+            if not is_out_of_memory(exc):
                 raise
             return False
         finally:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.workload import BuildInfo, Phase
 from kernels import peaks
-from kernels.infer import check_positive, check_preset, largest_fitting_batch, _is_out_of_memory
+from kernels.infer import check_positive, check_preset, largest_fitting_batch, is_out_of_memory
 from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name, parse_dtype, shape
 
 # (model, batch, seq_len) by preset and device kind; nanoGPT-like GPT-2 batches on CUDA.
@@ -176,7 +176,7 @@ class TrainWorkload:
             device.synchronize()
             return True
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is an answer
-            if not _is_out_of_memory(exc):
+            if not is_out_of_memory(exc):
                 raise
             return False
         finally:

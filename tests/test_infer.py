@@ -150,8 +150,8 @@ def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
 
 
 def test_out_of_memory_is_told_apart_from_other_errors():
-    assert infer._is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert not infer._is_out_of_memory(RuntimeError("shape mismatch"))
+    assert infer.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert not infer.is_out_of_memory(RuntimeError("shape mismatch"))
 
 
 def _has_cxx_compiler() -> bool:
