@@ -176,13 +176,17 @@ class InferWorkload:
                    dtype: str | None = None) -> "InferWorkload":
         check_preset(preset, device_kind)
         default_model, default_batch, default_prompt, default_output = DEFAULTS[(preset, device_kind)]
-        return cls(
+        work = cls(
             model=default_model if model is None else model,
             batch_size=default_batch if batch_size is None else batch_size,
             prompt_tokens=default_prompt if prompt_tokens is None else prompt_tokens,
             output_tokens=default_output if output_tokens is None else output_tokens,
             dtype=default_dtype(device_kind) if dtype is None else dtype,
         )
+        if device_kind == "cpu":  # host memory is known now: refuse before anything is measured
+            check_memory(work.cfg, work.dtype, work.batch_size, work.prompt_tokens + work.output_tokens,
+                         work.prefill_chunk_tokens, "cpu", torch.device("cpu"))
+        return work
 
     def config(self) -> dict[str, Any]:
         return {

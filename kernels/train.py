@@ -107,12 +107,15 @@ class TrainWorkload:
                    seq_len: int | None = None, dtype: str | None = None) -> "TrainWorkload":
         check_preset(preset, device_kind)
         default_model, default_batch, default_seq = DEFAULTS[(preset, device_kind)]
-        return cls(
+        work = cls(
             model=default_model if model is None else model,
             batch_size=default_batch if batch_size is None else batch_size,
             seq_len=default_seq if seq_len is None else seq_len,
             dtype=("bfloat16" if device_kind == "cuda" else "float32") if dtype is None else dtype,
         )
+        if device_kind == "cpu":  # host memory is known now: refuse before anything is measured
+            check_train_memory(work.cfg, work.batch_size, work.seq_len, "cpu", torch.device("cpu"))
+        return work
 
     def config(self) -> dict[str, Any]:
         return {

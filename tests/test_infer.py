@@ -133,6 +133,9 @@ def test_a_run_too_big_for_host_memory_is_refused_before_allocating(monkeypatch)
     work = InferWorkload("llama-8b", batch_size=1, prompt_tokens=16, output_tokens=16, dtype="float32")
     with pytest.raises(BenchError, match=r"llama-8b .* needs about 3\d\.\d GiB; this machine has 8\.0 GiB"):
         work.build(CPU)
+    with pytest.raises(BenchError, match="needs about"):  # and already when the CLI configures it
+        InferWorkload.for_preset("quick", "cpu", model="llama-8b")
+    assert InferWorkload.for_preset("quick", "cpu", model="gpt2-124m").cfg.name == "gpt2-124m"
 
 
 def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():

@@ -143,3 +143,13 @@ def test_auto_training_step_falls_back_to_eager_when_compiling_fails(monkeypatch
     assert set(choice["step_s"]) == {"eager"}
     assert work._trainer.forward is work._trainer.model
     assert work.check()["loss_finite"]
+
+
+def test_training_too_big_for_host_memory_is_refused_when_configured(monkeypatch):
+    import psutil
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=16 * 2**30))
+    with pytest.raises(BenchError, match=r"training llama-1b .* needs about 18\.\d GiB; this machine has 16\.0 GiB"):
+        TrainWorkload.for_preset("quick", "cpu", model="llama-1b", seq_len=64)
+    assert TrainWorkload.for_preset("quick", "cpu", model="gpt2-124m").cfg.name == "gpt2-124m"
