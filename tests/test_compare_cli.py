@@ -168,3 +168,16 @@ def test_revenue_curves_cross_the_ai_level_at_the_economics_flip_price(tmp_path)
     y0, y1 = curve.mining_usd_per_kwh[i - 1], curve.mining_usd_per_kwh[i]
     at_flip = y0 + (y1 - y0) * (curve.crossover_btc_usd - x0) / (x1 - x0)
     assert at_flip == pytest.approx(curve.ai_usd_per_kwh, rel=1e-9)
+
+
+def test_results_of_several_presets_need_one_chosen(capsys, tmp_path):
+    write(tmp_path / "quick.json", make_result("Card A", created_utc="t1", preset="quick"))
+    write(tmp_path / "standard.json", make_result("Card A", created_utc="t2", preset="standard"))
+    code, _, err = bench(capsys, "compare", str(tmp_path))
+    assert code == 2
+    assert err.strip() == "error: the results mix presets (quick: 1 file, standard: 1 file): choose one with --preset"
+    code, out, err = bench(capsys, "compare", str(tmp_path), "--preset", "standard", "--format", "json")
+    assert code == 0, err
+    assert [row["device"] for row in json.loads(out)["rows"]] == ["Card A"]
+    code, _, err = bench(capsys, "compare", str(tmp_path), "--preset", "long")
+    assert code == 2 and "--preset long: no result of that preset" in err

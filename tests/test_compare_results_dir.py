@@ -19,10 +19,15 @@ FILES = sorted(RESULTS.rglob("*.json")) if RESULTS.is_dir() else []
 pytestmark = pytest.mark.skipif(not FILES, reason="no result files in results/ yet (bench run writes them)")
 
 
-def test_every_result_device_becomes_one_row_with_its_own_figures():
-    devices = load_devices([RESULTS])
+PRESETS = sorted({load_result(f)["protocol"]["preset"] for f in FILES})
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_result_device_becomes_one_row_with_its_own_figures(preset):
+    files = [f for f in FILES if load_result(f)["protocol"]["preset"] == preset]
+    devices = load_devices([RESULTS], preset)
     comparison = compare.build_comparison(devices)
-    slugs = {load_result(f)["device"]["slug"] for f in FILES}
+    slugs = {load_result(f)["device"]["slug"] for f in files}
     assert {r.slug for r in comparison.rows} == slugs
     for device in devices:
         if len(device.paths) != 1:
@@ -35,8 +40,9 @@ def test_every_result_device_becomes_one_row_with_its_own_figures():
                 assert device.figures[entry["name"]].energy_kind == entry["energy_kind"]
 
 
-def test_real_results_render_in_every_format():
-    comparison = compare.build_comparison(load_devices([RESULTS]))
+@pytest.mark.parametrize("preset", PRESETS)
+def test_real_results_render_in_every_format(preset):
+    comparison = compare.build_comparison(load_devices([RESULTS], preset))
     parsed = json.loads(compare.to_json(comparison))
     assert len(parsed["rows"]) == len(comparison.rows)
     assert compare.to_csv(comparison).count("\n") == 1 + len(comparison.rows)

@@ -12,6 +12,7 @@ bench/economics.py for the money.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,10 +46,27 @@ def result_paths(arguments: Sequence[Path]) -> list[Path]:
     return paths
 
 
-def load_devices(arguments: Sequence[Path]) -> list[DeviceRuns]:
+def load_devices(arguments: Sequence[Path], preset: str | None = None) -> list[DeviceRuns]:
+    """Merged devices of the given files and folders; ``preset`` keeps only that preset's runs.
+
+    Runs of different presets measure differently sized work, so a folder holding several is
+    refused with the presets it holds unless one is chosen.
+    """
     from bench.results import load_result
 
-    return merge_devices([Loaded(str(path), load_result(path)) for path in result_paths(arguments)])
+    loaded = [Loaded(str(path), load_result(path)) for path in result_paths(arguments)]
+    presets = Counter(str(item.document.get("protocol", {}).get("preset")) for item in loaded)
+    if preset is not None:
+        loaded = [item for item in loaded if item.document.get("protocol", {}).get("preset") == preset]
+        if not loaded:
+            raise BenchError(f"--preset {preset}: no result of that preset among {_preset_counts(presets)}")
+    elif len(presets) > 1:
+        raise BenchError(f"the results mix presets ({_preset_counts(presets)}): choose one with --preset")
+    return merge_devices(loaded)
+
+
+def _preset_counts(presets: Counter) -> str:
+    return ", ".join(f"{name}: {count} file{'s' if count > 1 else ''}" for name, count in sorted(presets.items()))
 
 
 def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> dict[str, float]:
@@ -76,14 +94,14 @@ def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> di
 
 def build(
     arguments: Sequence[Path], *, scenario_name: str | None, overrides: Sequence[str], inputs_file: Path | None,
-    model_class: str | None, card_prices: Sequence[str], with_asics: bool, sort_key: str,
+    model_class: str | None, card_prices: Sequence[str], with_asics: bool, sort_key: str, preset: str | None = None,
 ) -> tuple[Comparison, list[DeviceRuns], Any, list[Any]]:
     """Everything both commands show: (comparison, devices, scenario, ASIC economics rows)."""
     from bench import economics, market
 
     scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
                                     model_class=model_class)
-    devices = load_devices(arguments)
+    devices = load_devices(arguments, preset)
     prices = parse_card_prices(card_prices, devices)
     rows = {d.slug: economics.rows_from_result(d.document, scenario, card_usd=prices.get(d.slug)) for d in devices}
     asics = economics.asic_rows(scenario) if with_asics else []
@@ -117,6 +135,8 @@ def _common_options(function):
         click.option("--card-price", "card_prices", multiple=True, metavar="DEVICE=USD",
                      help="A device's purchase price, for payback days (repeatable)."),
         click.option("--with-asics", is_flag=True, help="Add the datasheet ASIC rows (bench/data/asics.json)."),
+        click.option("--preset", type=click.Choice(["quick", "standard", "long"]),
+                     help="Only results of this preset (needed when the files mix presets)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -130,7 +150,7 @@ def _common_options(function):
 def compare(
     results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
-    output_format: str,
+    preset: str | None, output_format: str,
 ) -> int:
     """Rank devices from result files: work per joule, money per kWh and per watt, payback.
 
@@ -140,7 +160,7 @@ def compare(
     """
     comparison, _, scenario, _ = build(
         results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
-        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key,
+        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key, preset=preset,
     )
     if output_format == "json":
         click.echo(to_json(comparison))
@@ -205,7 +225,7 @@ def _escape(text: str) -> str:
 def report(
     results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
-    out_path: Path,
+    preset: str | None, out_path: Path,
 ) -> int:
     """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs."""
     from bench import __version__
@@ -215,7 +235,7 @@ def report(
         raise BenchError(f"--out {out_path}: the report path should end in .html")
     comparison, devices, scenario, asics = build(
         results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
-        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key,
+        model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key, preset=preset,
     )
     inputs = reporting.ReportInputs(
         comparison=comparison,
