@@ -48,7 +48,7 @@ BEST_RUN = "best run"  # the best measured or estimated device where a datasheet
 BEYOND_SPREAD = "beyond spread"
 WITHIN_SPREAD = "within spread"
 FEW_WINDOWS = "too few windows"
-NO_SPREAD = "no spread (datasheet)"
+NO_SPREAD = "no spread"  # a datasheet figure: one number, no windows
 NOT_COMPARABLE = "not comparable"
 NO_VERDICT = ""  # no value, or a column without a spread to judge by
 
