@@ -79,6 +79,11 @@ def print_summary(console: Console, document: dict[str, Any]) -> None:
     console.print(table)
     for number, source in enumerate(sources, 1):
         console.print(escape(f"[{number}] {source}"))
+    for workload in document["workloads"]:
+        for phase in workload.get("phases", []):
+            if phase.get("throttled"):
+                console.print(escape(f"warning: {workload['name']} {phase['name']} ran throttled "
+                                     f"({', '.join(phase['throttled'])}): its figures hold under that limit"))
     idle = document.get("idle")
     if idle:
         console.print(escape(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_kind']})"))

@@ -72,6 +72,7 @@ class Window:
     work: int
     joules: float
     meter_seconds: float
+    meter_details: dict[str, Any]  # what the meter saw: GPU state and throttling at both edges, estimate inputs
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "rate_per_s": self.work / self.seconds, "per_joule": self.work / self.joules}
@@ -146,7 +147,10 @@ def _measure_window(
     device.synchronize()
     seconds = clock() - t0
     measurement = meter.end(key)
-    return Window(steps=steps, seconds=seconds, work=work, joules=measurement.joules, meter_seconds=measurement.seconds)
+    return Window(
+        steps=steps, seconds=seconds, work=work, joules=measurement.joules, meter_seconds=measurement.seconds,
+        meter_details=measurement.details,
+    )
 
 
 def _phase_entry(
@@ -176,6 +180,9 @@ def _phase_entry(
         "energy_kind": meter.kind,
         "spread": {"rate_per_s": rates.to_dict(), "per_joule": per_joule.to_dict(), "watts": watts.to_dict()},
         "warmup": {"seconds": warmup_seconds, "steps": warmup_steps},
+        # Throttle reasons any window's meter saw (NVML: power cap, thermal...): figures of a
+        # throttled device are what it does under that limit, which a reader must know.
+        "throttled": sorted({r for w in windows for r in w.meter_details.get("throttled", [])}),
         "windows": [w.to_dict() for w in windows],
     }
     if idle_watts is not None:

@@ -41,6 +41,7 @@ class FakeMeter:
         self.min_window_s = min_window_s
         self.open: dict[str, tuple[float, float]] = {}
         self.closed = False
+        self.throttled: tuple[str, ...] = ()  # reasons every window reports, as the NVML meter does
 
     @property
     def watts(self) -> float:
@@ -55,7 +56,8 @@ class FakeMeter:
 
     def end(self, key: str) -> Measurement:
         t0, j0 = self.open.pop(key)
-        return Measurement(self.clock.joules - j0, self.clock() - t0, "estimated: fake meter", ESTIMATED)
+        details = {"throttled": list(self.throttled)} if self.throttled else {}
+        return Measurement(self.clock.joules - j0, self.clock() - t0, "estimated: fake meter", ESTIMATED, details)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "label": "estimated: fake meter"}

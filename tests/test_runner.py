@@ -145,3 +145,20 @@ def test_source_hash_changes_when_the_workload_code_changes(tmp_path):
     before = runner.source_sha256([source])
     source.write_text("x = 2\n")
     assert runner.source_sha256([source]) != before
+
+
+def test_throttling_seen_by_the_meter_is_kept_per_window_and_flagged_on_the_phase(tmp_path):
+    clock = FakeClock()
+    meter = FakeMeter(clock)
+    meter.throttled = ("sw_power_cap",)
+    document, _ = _run(tmp_path, [FakeWorkload(clock)], clock, meter)
+    phase = document["workloads"][0]["phases"][0]
+    assert phase["throttled"] == ["sw_power_cap"]
+    assert all(w["meter_details"]["throttled"] == ["sw_power_cap"] for w in phase["windows"])
+
+
+def test_an_unthrottled_phase_says_so():
+    clock = FakeClock()
+    entry = runner.measure_phase(FakeWorkload(clock).build(None).phases[0], CPU, FakeMeter(clock), QUICK,
+                                 key="k", clock=clock)
+    assert entry["throttled"] == []
