@@ -66,8 +66,6 @@ def run(
     from bench.workloads import make_workload
 
     console = Console(stderr=as_json)
-    if watts is not None and watts_command is not None:
-        raise BenchError("--watts and --watts-command both given: choose one source of power readings")
     protocol = runner.protocol_for(preset)
     device = resolve_device(device_spec)
     out_dir = _writable_dir(out_dir)
