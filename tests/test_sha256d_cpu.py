@@ -143,6 +143,34 @@ def test_sha_ni_compression_equals_the_scalar_rounds():
         assert ni == scalar
 
 
+def test_interleaved_pair_of_sha_ni_compressions_equals_two_scalar_ones():
+    if not sha256_ni.available():
+        pytest.skip("this CPU has no SHA extensions")
+    from numba import njit
+
+    @njit
+    def both(sa, ba, sb, bb):
+        return sha256_ni.compress_ni_x2(sa, ba, sb, bb), (sha256_rounds.compress(*sa, *ba), sha256_rounds.compress(*sb, *bb))
+
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        sa, sb = (tuple(np.uint32(x) for x in rng.integers(0, 2**32, 8, dtype=np.uint64)) for _ in range(2))
+        ba, bb = (tuple(np.uint32(x) for x in rng.integers(0, 2**32, 16, dtype=np.uint64)) for _ in range(2))
+        pair, scalar = both(sa, ba, sb, bb)
+        assert pair == scalar and pair[0] != pair[1]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_sha_ni_scan_handles_odd_and_tiny_counts(count):
+    if not sha256_ni.available():
+        pytest.skip("this CPU has no SHA extensions")
+    header, nonce = sha256d.KNOWN_BLOCKS[0][0].to_bytes(), sha256d.KNOWN_BLOCKS[0][0].nonce
+    easy = sha256d.difficulty_to_target(2**-24)
+    expected = sha256d.scan_reference(header, nonce - count + 1, count, easy)
+    assert nonce in expected
+    assert scan(header, nonce - count + 1, count, easy, "sha-ni") == expected
+
+
 def test_kernel_cache_goes_stale_when_a_round_file_changes(tmp_path):
     rounds_file = tmp_path / "rounds.py"
 
