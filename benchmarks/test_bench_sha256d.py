@@ -53,3 +53,26 @@ def test_hashlib_loop_speed(benchmark):
     benchmark.group = "sha256d cpu, 1 thread(s)"
     benchmark.pedantic(loop, rounds=7, warmup_rounds=1)
     _record_mhs(benchmark, nonces)
+
+
+@pytest.fixture(scope="module")
+def c_reference():
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    if not sha256_ni.available() or shutil.which("cc") is None:
+        pytest.skip("the C SHA-NI yardstick needs a C compiler and a CPU with the SHA extensions")
+    spec = importlib.util.spec_from_file_location("bench_sha256d", Path(__file__).with_name("bench_sha256d.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CReference()
+
+
+@pytest.mark.parametrize("threads", sorted({1, CPUS}))
+def test_c_reference_speed(benchmark, c_reference, threads):
+    """The C SHA-NI scanner of benchmarks/c_reference (ours, not cpuminer-opt), same nonces."""
+    nonces = 2**20 * threads
+    benchmark.group = f"sha256d cpu, {threads} thread(s)"
+    benchmark.pedantic(c_reference.rate, args=(INPUTS, nonces, threads), rounds=7, warmup_rounds=1)
+    _record_mhs(benchmark, nonces)
