@@ -71,7 +71,9 @@ def _enable_inline_asm() -> None:
     """Inline assembly needs LLVM's x86 assembly parser, which Numba does not initialise."""
     import llvmlite.binding as llvm
 
-    llvm.initialize_native_asmparser()
+    initialize = getattr(llvm, "initialize_native_asmparser", None)
+    if initialize is not None:  # an llvmlite without it is assumed to set the parser up itself
+        initialize()
 
 
 _enable_inline_asm()
