@@ -10,10 +10,10 @@
  * skipped. It is not cpuminer-opt and says so wherever its figures are printed.
  *
  * Build (the benchmark does this):  cc -O3 -march=native -shared -fPIC -DLANES=2 ...
- * API: scan(inputs, start, count, top_limit, found_nonces, room) -> candidates (count a multiple
- * of lanes(), else UINT64_MAX), where inputs are
- * the 19 words of kernels.sha256d.kernel_inputs (midstate 0-7, unused 8-15, header words 16-18)
- * and a candidate is a nonce whose hash's top word is <= top_limit (ties settled by the caller).
+ * API: scan(inputs, start, count, top_limit, found_nonces, room) -> number of candidates, or
+ * UINT64_MAX when count is not a multiple of lanes(). inputs are the 19 words of
+ * kernels.sha256d.kernel_inputs (midstate 0-7, unused 8-15, header words 16-18); a candidate is
+ * a nonce whose hash's top word is <= top_limit (ties are settled by the caller).
  */
 #include <immintrin.h>
 #include <stdint.h>
