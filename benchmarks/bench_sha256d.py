@@ -99,14 +99,15 @@ class CReference:
         compiler = shutil.which(os.environ.get("CC", "cc"))
         if compiler is None:
             raise RuntimeError("no C compiler (cc) on PATH")
-        self.library_path = Path(tempfile.mkdtemp(prefix="bench-c-shani-")) / "sha256d_shani.so"
-        command = [compiler, "-O3", "-march=native", "-shared", "-fPIC", f"-DLANES={lanes}", "-o", str(self.library_path), str(self.SOURCE)]
-        built = subprocess.run(command, capture_output=True, text=True)
-        if built.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed: {built.stderr.strip().splitlines()[-1:]}")
+        with tempfile.TemporaryDirectory(prefix="bench-c-shani-") as build_dir:
+            library = Path(build_dir) / "sha256d_shani.so"
+            command = [compiler, "-O3", "-march=native", "-shared", "-fPIC", f"-DLANES={lanes}", "-o", str(library), str(self.SOURCE)]
+            built = subprocess.run(command, capture_output=True, text=True)
+            if built.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed: {built.stderr.strip().splitlines()[-1:]}")
+            lib = ctypes.CDLL(str(library))  # stays mapped once loaded; the file can go
         self.compiler = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         self.lanes = lanes
-        lib = ctypes.CDLL(str(self.library_path))
         words = np.ctypeslib.ndpointer(np.uint32, flags="C_CONTIGUOUS")
         lib.scan.restype = ctypes.c_uint64
         lib.scan.argtypes = [words, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_uint32, words, ctypes.c_uint64]

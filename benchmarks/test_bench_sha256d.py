@@ -57,16 +57,13 @@ def test_hashlib_loop_speed(benchmark):
 
 @pytest.fixture(scope="module")
 def c_reference():
-    import importlib.util
     import shutil
-    from pathlib import Path
+
+    from bench_sha256d import CReference  # this folder is on sys.path when pytest collects it
 
     if not sha256_ni.available() or shutil.which("cc") is None:
         pytest.skip("the C SHA-NI yardstick needs a C compiler and a CPU with the SHA extensions")
-    spec = importlib.util.spec_from_file_location("bench_sha256d", Path(__file__).with_name("bench_sha256d.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CReference()
+    return CReference()
 
 
 @pytest.mark.parametrize("threads", sorted({1, CPUS}))

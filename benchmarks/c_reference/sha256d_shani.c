@@ -11,7 +11,7 @@
  *
  * Build (the benchmark does this):  cc -O3 -march=native -shared -fPIC -DLANES=2 ...
  * API: scan(inputs, start, count, top_limit, found_nonces, room) -> number of candidates, or
- * UINT64_MAX when count is not a multiple of lanes(). inputs are the 19 words of
+ * UINT64_MAX when count is not a multiple of LANES. inputs are the 19 words of
  * kernels.sha256d.kernel_inputs (midstate 0-7, unused 8-15, header words 16-18); a candidate is
  * a nonce whose hash's top word is <= top_limit (ties are settled by the caller).
  */
@@ -130,4 +130,3 @@ uint64_t scan(const uint32_t *inputs, uint32_t start, uint64_t count, uint32_t t
     return found;
 }
 
-int lanes(void) { return LANES; }
