@@ -27,10 +27,6 @@ class AsicSpec:
     def hashes_per_s(self) -> float:
         return self.terahashes_per_s * HASHES_PER_TERAHASH
 
-    @property
-    def joules_per_terahash(self) -> float:
-        return self.watts / self.terahashes_per_s
-
 
 def parse_asics(document: Any, where: str = "asics.json") -> list[AsicSpec]:
     if not isinstance(document, Mapping) or document.get("format") != "joulebench-asics":

@@ -89,9 +89,6 @@ class GreedyDecoder:
     def eager_step(self, ids: torch.Tensor, i: int) -> torch.Tensor:
         return self.model.decode(ids, self.prompt_tokens + i)
 
-    def static_step(self, ids: torch.Tensor, i: int) -> torch.Tensor:
-        return self.model.decode_static(ids, self.positions[i:i + 1])
-
     def prefill(self) -> int:
         for start in range(0, self.batch, self.rows_per_chunk):
             rows = slice(start, min(self.batch, start + self.rows_per_chunk))

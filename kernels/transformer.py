@@ -314,7 +314,6 @@ class Transformer(nn.Module):
             self.register_buffer("rope_sin", sin, persistent=False)
         else:
             self.rope_cos = self.rope_sin = None
-        self.cache_length = 0
 
     # -- setup -------------------------------------------------------------------------------
     def init_weights(self, seed: int, std: float = 0.02) -> None:
@@ -365,12 +364,10 @@ class Transformer(nn.Module):
             block.attn.kv_cache = KVCache(batch, self.cfg.n_kv_heads, length, self.cfg.head_dim,
                                           weight.dtype, weight.device)
         self.register_buffer("cache_positions", torch.arange(length, device=weight.device), persistent=False)
-        self.cache_length = length
 
     def drop_cache(self) -> None:
         for block in self.layers:
             block.attn.kv_cache = None
-        self.cache_length = 0
 
     # -- passes ------------------------------------------------------------------------------
     def _embed(self, ids: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, tuple | None]:
