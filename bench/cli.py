@@ -12,7 +12,7 @@ import click
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.workloads import WORKLOAD_NAMES, WorkloadOptions
+from bench.workloads import WorkloadOptions, names as workload_names_known
 
 positive_int = click.IntRange(min=1)
 positive_float = click.FloatRange(min=0.0, min_open=True)
@@ -31,7 +31,7 @@ def cli() -> None:
 @cli.command()
 @click.option("--device", "device_spec", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option(
-    "--workload", "workload_names", multiple=True, type=click.Choice(WORKLOAD_NAMES),
+    "--workload", "workload_names", multiple=True, type=click.Choice(workload_names_known()),
     help="Workload to run; repeat for several. Default: all three.",
 )
 @click.option("--preset", type=click.Choice(["quick", "standard", "long"]), default="quick", show_default=True,
@@ -62,7 +62,7 @@ def run(
     from bench import fingerprint, report_run, runner
     from bench.devices import resolve_device
     from bench.meters import select_meter
-    from bench.results import result_path
+    from bench.storage import result_path
     from bench.workloads import make_workload
 
     console = Console(stderr=as_json)
@@ -73,7 +73,7 @@ def run(
         threads=threads, model=model, dtype=dtype, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, train_batch_size=train_batch_size, train_seq_len=train_seq_len,
     )
-    names = list(dict.fromkeys(workload_names)) or list(WORKLOAD_NAMES)
+    names = list(dict.fromkeys(workload_names)) or list(workload_names_known())
     # Every option is checked before anything is measured.
     workloads = [make_workload(name, preset, device.kind, options) for name in names]
     meter = select_meter(device, cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command)

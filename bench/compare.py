@@ -730,7 +730,7 @@ def _csv_number(value: float | None) -> str:
 
 
 def to_json(comparison: Comparison) -> str:
-    from bench.results import clean_floats
+    from bench.storage import clean_floats
 
     return json.dumps(clean_floats(comparison.to_dict()), indent=2, allow_nan=False)
 

@@ -10,9 +10,6 @@ A file of another schema version is refused with a message naming both versions,
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +19,6 @@ SCHEMA_VERSION = 1
 FORMAT_NAME = "joulebench-result"
 # Fields every workload entry and every phase carries (README documents them).
 REQUIRED_FIGURES = ("name", "unit", "rate_per_s", "joules", "energy_source", "per_joule")
-
-
-def write_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON to ``path`` so that a reader sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False, default=_jsonable)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a result file")
-
-
-def clean_floats(value: Any) -> Any:
-    """Replace NaN/inf (not valid JSON) by None, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: clean_floats(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean_floats(v) for v in value]
-    return value
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
@@ -104,10 +63,6 @@ def validate(document: Any, where: str = "result") -> dict[str, Any]:
                     f"{where}: damaged result file (workload {entry['name']!r} lacks {', '.join(missing)})"
                 )
     return document
-
-
-def result_path(out_dir: Path, machine: str, timestamp: str, device_slug: str) -> Path:
-    return out_dir / machine / f"{timestamp}_{device_slug}.json"
 
 
 def ok_workloads(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -18,12 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import results
+from bench import results, storage
 from bench.devices import Device
 from bench.errors import BenchError
 from bench.meters.base import Meter, Measurement
 from bench.stats import spread
-from bench.workload import Phase, Workload
+from bench.workloads.base import Phase, Workload
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def run(
 
     def save() -> None:
         nonlocal saved
-        results.write_atomic(path, results.clean_floats(document))
+        storage.write_atomic(path, storage.clean_floats(document))
         saved = True
 
     current = "idle baseline"

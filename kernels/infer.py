@@ -27,7 +27,7 @@ from typing import Any, Callable
 import torch
 
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.workload import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase
 from kernels import peaks
 from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name, parse_dtype, shape
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.workload import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase
 from kernels import sha256d
 
 PRESETS = ("quick", "standard", "long")

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.workload import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase
 from kernels import peaks
 from kernels.infer import check_positive, check_preset, largest_fitting_batch, is_out_of_memory
 from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name, parse_dtype, shape

@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.devices import Device
 from bench.meters.base import ESTIMATED, Measurement
-from bench.workload import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase
 
 CPU = Device("cpu", None, "Test CPU")
 

@@ -8,7 +8,7 @@ import pytest
 from bench import workloads
 from bench.cli import main
 from bench.results import load_result
-from bench.workload import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase
 
 
 def _bench(capsys, *args):

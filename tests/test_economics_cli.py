@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from bench.commands.economics import assign_watts, economics, rate_order
 from bench.errors import BenchError
 from bench.market import KEYS
-from bench.results import write_atomic
+from bench.storage import write_atomic
 
 from test_economics import result_document  # tests/ is on sys.path (no package, prepend import mode)
 

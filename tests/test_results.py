@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from bench import results, runner
+from bench import results, runner, storage
 from bench.errors import BenchError
 from tests.fakes import CPU, FakeClock, FakeMeter, FakeWorkload
 
@@ -74,22 +74,22 @@ def test_missing_file_is_one_clear_error(tmp_path):
 
 def test_failed_atomic_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
     path = tmp_path / "r.json"
-    results.write_atomic(path, {"old": True})
+    storage.write_atomic(path, {"old": True})
 
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
-        results.write_atomic(path, {"new": True})
+        storage.write_atomic(path, {"new": True})
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
 def test_non_finite_numbers_are_stored_as_null():
-    assert results.clean_floats({"a": [float("nan"), 1.0], "b": float("inf")}) == {"a": [None, 1.0], "b": None}
+    assert storage.clean_floats({"a": [float("nan"), 1.0], "b": float("inf")}) == {"a": [None, 1.0], "b": None}
 
 
 def test_result_path_groups_by_machine(tmp_path):
-    assert results.result_path(tmp_path, "box", "20261121T120000Z", "cpu-amd-epyc") == \
+    assert storage.result_path(tmp_path, "box", "20261121T120000Z", "cpu-amd-epyc") == \
         tmp_path / "box" / "20261121T120000Z_cpu-amd-epyc.json"

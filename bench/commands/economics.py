@@ -105,7 +105,8 @@ def economics(
     the BTC and electricity prices where the decision flips."""
     from bench import economics as econ
     from bench import market
-    from bench.results import clean_floats, load_result
+    from bench.results import load_result
+    from bench.storage import clean_floats
 
     if list_scenarios:
         _print_scenarios(as_json)

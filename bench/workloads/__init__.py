@@ -1,0 +1,110 @@
+"""The workload kinds: one entry each, read by the CLI, the runner, compare, economics and report.
+
+A new kind is one ``WorkloadKind`` in ``KINDS`` plus its module: what it measures (unit,
+headline phase), how it earns money, which config keys define its unit of work (so figures of
+different work are never ranked together), and how the CLI's options configure it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+from bench.errors import BenchError
+from bench.workloads.base import BuildInfo, Phase, Workload
+
+__all__ = [
+    "BuildInfo", "Earning", "KINDS", "Phase", "Workload", "WorkloadKind", "WorkloadOptions", "kind",
+    "make_workload", "names",
+]
+
+
+class Earning(str, Enum):
+    """How a kind of work is paid."""
+
+    MINING = "mining"  # block rewards per hash, paid FPPS by a pool
+    TOKENS = "tokens"  # output tokens sold at a price per million
+    RENTAL = "rental"  # the device rented by the GPU-hour
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class WorkloadOptions:
+    """Options from the command line; None means the preset's default for the device."""
+
+    threads: int | None = None  # mine, CPU only
+    model: str | None = None  # infer and train
+    dtype: str | None = None  # infer and train
+    batch_size: int | None = None  # infer
+    prompt_tokens: int | None = None  # infer
+    output_tokens: int | None = None  # infer
+    train_batch_size: int | None = None
+    train_seq_len: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    name: str
+    unit: str  # plural work unit: "hashes", "tokens"
+    headline_phase: str  # the phase whose figures stand for the workload
+    earns: Earning
+    # Config keys that define what one unit of work *is*: a SHA-256d hash is the same work on
+    # any device, a token only for the same model. Other settings are a device's tuning.
+    work_defining_config: tuple[str, ...]
+    options: tuple[str, ...]  # the WorkloadOptions fields this kind reads
+    build: Callable[[str, str, WorkloadOptions], Workload]  # (preset, device kind, options)
+
+
+def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    from kernels.mine import MineWorkload
+
+    return MineWorkload.for_preset(preset, device_kind, threads=options.threads)
+
+
+def _infer(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    from kernels.infer import InferWorkload
+
+    return InferWorkload.for_preset(
+        preset, device_kind, model=options.model, batch_size=options.batch_size,
+        prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens, dtype=options.dtype,
+    )
+
+
+def _train(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    from kernels.train import TrainWorkload
+
+    return TrainWorkload.for_preset(
+        preset, device_kind, model=options.model, batch_size=options.train_batch_size,
+        seq_len=options.train_seq_len, dtype=options.dtype,
+    )
+
+
+KINDS: dict[str, WorkloadKind] = {
+    k.name: k
+    for k in (
+        WorkloadKind("mine", "hashes", "hash", Earning.MINING, (), ("threads",), _mine),
+        WorkloadKind("infer", "tokens", "decode", Earning.TOKENS, ("model",),
+                     ("model", "dtype", "batch_size", "prompt_tokens", "output_tokens"), _infer),
+        WorkloadKind("train", "tokens", "train", Earning.RENTAL, ("model",),
+                     ("model", "dtype", "train_batch_size", "train_seq_len"), _train),
+    )
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(KINDS)
+
+
+def kind(name: str) -> WorkloadKind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise BenchError(f"unknown workload {name!r}: expected one of {', '.join(KINDS)}") from None
+
+
+def make_workload(name: str, preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    """Configure one workload; bad options raise BenchError before anything is measured."""
+    return kind(name).build(preset, device_kind, options)
