@@ -12,10 +12,28 @@ import click
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.runner import PRESETS
 from bench.workloads import WorkloadOptions, names as workload_names_known
 
 positive_int = click.IntRange(min=1)
 positive_float = click.FloatRange(min=0.0, min_open=True)
+DTYPES = ("float32", "bfloat16", "float16")
+# mine's largest CPU step is 2**21 nonces a thread (sha-ni), and a step must fit the 32-bit nonce
+# space: past this many threads one step would scan beyond it.
+MAX_MINE_THREADS_BY_NONCES = 2**32 // 2**21
+
+
+def _out_dir_option(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    if not value.strip():
+        raise click.BadParameter("must name a folder, not an empty string", ctx=ctx, param=param)
+    return Path(value)
+
+
+def max_threads() -> int:
+    """Mining threads this machine runs at once (its logical CPUs), within the nonce space."""
+    import psutil
+
+    return min(psutil.cpu_count(logical=True) or os.cpu_count() or 1, MAX_MINE_THREADS_BY_NONCES)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,14 +52,14 @@ def cli() -> None:
     "--workload", "workload_names", multiple=True, type=click.Choice(workload_names_known()),
     help="Workload to run; repeat for several. Default: all three.",
 )
-@click.option("--preset", type=click.Choice(["quick", "standard", "long"]), default="quick", show_default=True,
+@click.option("--preset", type=click.Choice(list(PRESETS)), default="quick", show_default=True,
               help="quick: ~1 s windows; standard: 10 s windows; long: 600 s per phase (MLPerf Power minimum).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+@click.option("--out", "out_dir", type=click.Path(), default="results", show_default=True, callback=_out_dir_option,
               help="Directory for result files (<machine>/<timestamp>_<device>.json).")
 @click.option("--json", "as_json", is_flag=True, help="Also print the result document to stdout (tables go to stderr).")
 @click.option("--threads", type=positive_int, help="mine on CPU: worker threads (default: all cores).")
 @click.option("--model", help="infer/train: model shape (tiny, gpt2-124m, llama-1b, llama-8b).")
-@click.option("--dtype", help="infer/train: float32, bfloat16 or float16 (default bf16 on CUDA, float32 on CPU).")
+@click.option("--dtype", type=click.Choice(DTYPES), help="infer/train: float32, bfloat16 or float16 (default bf16 on CUDA, float32 on CPU).")
 @click.option("--batch-size", type=positive_int, help="infer: sequences decoded together.")
 @click.option("--prompt-tokens", type=positive_int, help="infer: prompt length.")
 @click.option("--output-tokens", type=positive_int, help="infer: tokens generated per sequence.")
@@ -62,13 +80,20 @@ def run(
     from bench import fingerprint, report_run, runner
     from bench.devices import resolve_device
     from bench.meters import select_meter
-    from bench.storage import result_path
+    from bench.storage import new_result_path
     from bench.workloads import make_workload
 
-    console = Console(stderr=as_json)
+    console = _console(stderr=as_json)
     protocol = runner.protocol_for(preset)
+    if threads is not None and threads > max_threads():
+        raise BenchError(
+            f"--threads {threads} is more than this machine runs at once: at most {max_threads()} "
+            f"({os.cpu_count()} logical CPUs; a mining step must fit the 32-bit nonce space, "
+            f"{MAX_MINE_THREADS_BY_NONCES} threads at most)"
+        )
     device = resolve_device(device_spec)
-    out_dir = _writable_dir(out_dir)
+    _writable_dir(out_dir)
+    _writable_dir(out_dir / fingerprint.machine_name())  # checked before measuring, not after
     options = WorkloadOptions(
         threads=threads, model=model, dtype=dtype, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, train_batch_size=train_batch_size, train_seq_len=train_seq_len,
@@ -82,7 +107,7 @@ def run(
             tool=fingerprint.tool_info(), machine=fingerprint.machine_info(),
             device=fingerprint.device_info(device), protocol=protocol, meter=meter.describe(),
         )
-        path = result_path(out_dir, fingerprint.machine_name(), runner.utc_timestamp(), device.slug)
+        path = new_result_path(out_dir, fingerprint.machine_name(), device.slug)
         console.print(
             f"joulebench {__version__}: {', '.join(names)} on {device.name} ({device.torch_device}), "
             f"preset {preset}, energy: {document['meter'].get('label', meter.name)}",
@@ -96,7 +121,10 @@ def run(
                 where = f"saved to {interrupted.path}" if interrupted.path else "nothing had finished, nothing saved"
                 done = sum(1 for w in interrupted.document["workloads"] if w["status"] == "ok")
                 click.echo(f"interrupted: {done} finished workload(s) {where} (status partial)", err=True)
-                return 130
+                return interrupted.exit_code
+            except runner.SaveFailed:
+                progress.stop()
+                raise
     finally:
         meter.close()
     report_run.print_summary(console, document)
@@ -108,6 +136,27 @@ def run(
     for entry in failed:
         click.echo(f"error: workload {entry['name']} failed: {entry['error']}", err=True)
     return 1 if failed else 0
+
+
+def _console(stderr: bool) -> "Console":  # noqa: F821 - rich.console.Console
+    """A rich console that prints on any terminal: at least 40 columns (COLUMNS=0 gives none)."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if console.width < 40:
+        console.width = 80
+    return console
+
+
+def _tolerant_streams() -> None:
+    """Characters the terminal's encoding lacks (PYTHONIOENCODING=ascii) become '?', not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="replace")
+            except (ValueError, OSError):
+                pass
 
 
 def _writable_dir(path: Path) -> Path:
@@ -145,6 +194,7 @@ def _register_optional_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every user-facing error is one line on stderr and a non-zero exit."""
+    _tolerant_streams()
     try:
         _register_optional_commands()
         code = cli.main(args=argv, prog_name="bench", standalone_mode=False)

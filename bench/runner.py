@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import signal
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -49,6 +51,9 @@ PRESETS = {
 # this fraction of the target (or than the meter's minimum) it is measured again with more steps.
 _MIN_WINDOW_FRACTION = 0.5
 _MAX_WINDOW_RETRIES = 4
+# Windows aim this much above the meter's minimum, so step-time jitter does not leave a window
+# just short of what the meter needs (aiming at exactly the minimum failed one run in seven).
+_METER_MINIMUM_MARGIN = 1.25
 
 
 def protocol_for(preset: str) -> Protocol:
@@ -92,7 +97,8 @@ def measure_phase(
     """Warm up, calibrate and measure one phase; return its entry for the result document."""
     warmup_seconds, warmup_steps, step_s = _warm_up(phase, device, protocol.warmup_s, clock)
     window_s = max(protocol.window_s, meter.min_window_s)
-    steps = max(1, math.ceil(window_s / step_s))
+    target_s = max(protocol.window_s, meter.min_window_s * _METER_MINIMUM_MARGIN)  # what calibration aims at
+    steps = max(1, math.ceil(target_s / step_s))
     windows: list[Window] = []
     progress(0, protocol.windows)
     while len(windows) < protocol.windows:
@@ -100,7 +106,7 @@ def measure_phase(
             window = _measure_window(phase, device, meter, steps, f"{key}/{len(windows)}", clock)
             per_step_s = window.seconds / steps
             long_enough = window.seconds >= max(_MIN_WINDOW_FRACTION * window_s, meter.min_window_s)
-            steps = max(1, math.ceil(window_s / per_step_s))  # recalibrate on what was just seen
+            steps = max(1, math.ceil(target_s / max(per_step_s, 1e-12)))  # recalibrate on what was just seen
             if long_enough:
                 break
         else:
@@ -200,7 +206,23 @@ def _phase_entry(
         }
     if phase.derived is not None:
         entry["derived"] = phase.derived(rates.median)
+    _require_finite(phase.name, entry)
     return entry
+
+
+def _require_finite(phase_name: str, value: Any, where: str = "") -> None:
+    """Every figure a phase reports is a finite number (None only where the format allows it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BenchError(
+            f"phase {phase_name!r}: {where or 'a figure'} came out {value} (meter readings too small or too large "
+            "for the arithmetic); nothing of this phase is reported"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _require_finite(phase_name, item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _require_finite(phase_name, item, f"{where}[{i}]")
 
 
 def _energy_label(meter: Meter) -> str:
@@ -329,12 +351,52 @@ def new_document(*, tool: dict, machine: dict, device: dict, protocol: Protocol,
 
 
 class RunInterrupted(Exception):
-    """Ctrl-C during a run; ``path`` is where the finished workloads were saved (None if none)."""
+    """Ctrl-C, SIGTERM or SIGHUP during a run; ``path`` is where the finished workloads were saved
+    (None if none), ``signum`` the signal (SIGINT for Ctrl-C)."""
 
-    def __init__(self, path: Path | None, document: dict[str, Any]):
+    def __init__(self, path: Path | None, document: dict[str, Any], signum: int = signal.SIGINT):
         super().__init__("interrupted")
         self.path = path
         self.document = document
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the run is, so it unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class SaveFailed(BenchError):
+    """The result file could not be written; the message says where the document went instead."""
+
+
+_HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGTERM/SIGHUP raise Terminated (main thread only: Python allows handlers nowhere else)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for signum in _HANDLED_SIGNALS:
+        previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
+
+
+def _restore_signal_handlers(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def run(
@@ -357,10 +419,51 @@ def run(
     saved = False
 
     def save() -> None:
-        nonlocal saved
-        storage.write_atomic(path, storage.clean_floats(document))
+        nonlocal saved, path
+        clean = storage.clean_floats(document)
+        try:
+            storage.write_atomic(path, clean, exclusive=not saved)
+        except OSError as exc:
+            failed_path = path
+            why = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError):
+                why = "another run created a file of that name"
+            rescue = storage.rescue_path(path)
+            try:
+                storage.write_atomic(rescue, clean, exclusive=True)
+            except OSError as rescue_exc:
+                raise SaveFailed(
+                    f"cannot save results to {failed_path}: {why}; nor to {rescue}: "
+                    f"{rescue_exc.strerror or rescue_exc}"
+                ) from None
+            path = rescue
+            saved = True
+            raise SaveFailed(
+                f"cannot save results to {failed_path}: {why}; the finished workloads were saved to {rescue} instead"
+            ) from None
         saved = True
 
+    previous_handlers = _install_signal_handlers()
+    try:
+        return _run(document, workloads, device, meter, protocol, save, lambda: path if saved else None,
+                    progress=progress, clock=clock, sleep=sleep)
+    finally:
+        _restore_signal_handlers(previous_handlers)
+
+
+def _run(
+    document: dict[str, Any],
+    workloads: list[Workload],
+    device: Device,
+    meter: Meter,
+    protocol: Protocol,
+    save: Callable[[], None],
+    saved_path: Callable[[], Path | None],
+    *,
+    progress: Progress,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
     current = "idle baseline"
     try:
         document["idle"] = measure_idle(meter, device, protocol.idle_s, sleep)
@@ -377,11 +480,17 @@ def run(
                 entry = failed_entry(workload, exc)
             document["workloads"].append(entry)
             save()
-    except KeyboardInterrupt:
-        document["partial_reason"] = f"interrupted during {current}"
+    except KeyboardInterrupt as interrupt:
+        signum = getattr(interrupt, "signum", signal.SIGINT)
+        by = f" by {signal.Signals(signum).name}" if signum != signal.SIGINT else ""
+        document["partial_reason"] = f"interrupted{by} during {current}"
+        # A second signal while saving must not cut the save short.
+        for handled in _HANDLED_SIGNALS:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(handled, signal.SIG_IGN)
         if document["workloads"]:
             save()
-        raise RunInterrupted(path if saved else None, document) from None
+        raise RunInterrupted(saved_path(), document, signum) from None
     failed = [w["name"] for w in document["workloads"] if w["status"] != "ok"]
     document["status"] = "partial" if failed else "complete"
     document["partial_reason"] = f"failed: {', '.join(failed)}" if failed else None

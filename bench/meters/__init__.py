@@ -34,6 +34,9 @@ def select_meter(
     """The meter a run on ``device`` uses; BenchError (one line) when the inputs are bad or none works."""
     if watts is not None and watts_command is not None:
         raise BenchError("--watts and --watts-command both given: choose one source of power readings")
+    if cpu_tdp_watts is not None and (watts is not None or watts_command is not None):
+        given = "--watts" if watts is not None else "--watts-command"
+        raise BenchError(f"{given} and --cpu-tdp-watts both given: the TDP estimate is only used without {given}; choose one")
     if cpu_tdp_watts is not None:
         cpu_tdp_watts = positive_watts(cpu_tdp_watts, "--cpu-tdp-watts")
     if watts is not None:

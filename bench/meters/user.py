@@ -18,14 +18,22 @@ from bench.meters.sampler import PowerIntegrator
 from bench.meters.window import Reading, RunningTotalMeter
 
 
+# Physical sense for a device's draw: a milliwatt (a microcontroller) to a megawatt (a rack row).
+# Outside it a figure is a typo, and its joules overflow or vanish in the arithmetic.
+MIN_WATTS = 1e-3
+MAX_WATTS = 1e6
+
+
 def positive_watts(value: Any, option: str) -> float:
-    """``value`` as a positive finite float, or a BenchError naming ``option``."""
+    """``value`` as a float within [MIN_WATTS, MAX_WATTS], or a BenchError naming ``option``."""
     try:
         watts = float(value)
     except (TypeError, ValueError):
         raise BenchError(f"{option} must be a positive number of watts, got {value!r}") from None
     if not (watts > 0 and math.isfinite(watts)):
         raise BenchError(f"{option} must be a positive number of watts, got {value!r}")
+    if not MIN_WATTS <= watts <= MAX_WATTS:
+        raise BenchError(f"{option} {watts:g} W is outside {MIN_WATTS:g}..{MAX_WATTS:g} W, the range a device can draw")
     return watts
 
 
@@ -56,19 +64,22 @@ def run_watts_command(command: str) -> float:
     """Run ``command`` in a shell; its output must start with a number of watts (e.g. ``231.5`` or ``231.5 W``)."""
     try:
         done = subprocess.run(
-            command, shell=True, capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False
+            command, shell=True, capture_output=True, timeout=_COMMAND_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired:
         raise BenchError(f"--watts-command {command!r} took over {_COMMAND_TIMEOUT_S:g} s") from None
+    # Bytes decoded leniently: a command printing binary is refused below, in one line.
+    stdout = done.stdout.decode("utf-8", errors="replace")
+    stderr = done.stderr.decode("utf-8", errors="replace")
     if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or [""])[-1][:120]
+        why = (stderr.strip().splitlines() or [""])[-1][:120]
         raise BenchError(f"--watts-command {command!r} exited with status {done.returncode}" + (f": {why}" if why else ""))
-    words = done.stdout.split()
+    words = stdout.split()
     try:
         watts = float(words[0])
     except (IndexError, ValueError):
-        raise BenchError(f"--watts-command {command!r} printed {done.stdout.strip()[:60]!r}, not a number of watts") from None
-    if not (watts >= 0 and math.isfinite(watts)):
+        raise BenchError(f"--watts-command {command!r} printed {stdout.strip()[:60]!r}, not a number of watts") from None
+    if not (0 <= watts <= MAX_WATTS and math.isfinite(watts)):
         raise BenchError(f"--watts-command {command!r} printed {watts}, not a non-negative number of watts")
     return watts
 
