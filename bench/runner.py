@@ -426,8 +426,6 @@ def run(
         except OSError as exc:
             failed_path = path
             why = exc.strerror or str(exc)
-            if isinstance(exc, FileExistsError):
-                why = "another run created a file of that name"
             rescue = storage.rescue_path(path)
             try:
                 storage.write_atomic(rescue, clean, exclusive=True)
