@@ -74,3 +74,60 @@ def test_unknown_command(capsys):
     code, _, err = _bench(capsys, "mine-harder")
     assert code == 2
     _assert_one_line_error(err, "No such command 'mine-harder'")
+
+
+def test_more_threads_than_the_machine_runs_are_refused_naming_the_limit(capsys, tmp_path):
+    code, _, err = _bench(capsys, "run", "--device", "cpu", "--threads", "100000", "--out", str(tmp_path))
+    assert code == 2
+    _assert_one_line_error(err, "--threads 100000", "at most")
+
+
+@pytest.mark.parametrize("option", ["--watts", "--cpu-tdp-watts"])
+@pytest.mark.parametrize("value", ["1e-320", "1e308"])
+def test_watts_outside_physical_sense_are_refused(capsys, tmp_path, option, value):
+    code, _, err = _bench(capsys, "run", "--device", "cpu", "--workload", "mine", option, value, "--out", str(tmp_path))
+    assert code == 2
+    _assert_one_line_error(err, option, "outside")
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_watts_beside_cpu_tdp_watts_is_refused_as_conflicting(capsys, tmp_path):
+    code, _, err = _bench(capsys, "run", "--device", "cpu", "--watts", "100", "--cpu-tdp-watts", "65", "--out", str(tmp_path))
+    assert code == 2
+    _assert_one_line_error(err, "--watts and --cpu-tdp-watts both given")
+
+
+def test_a_watts_command_printing_binary_is_one_line(capsys, tmp_path):
+    code, _, err = _bench(capsys, "run", "--device", "cpu", "--workload", "mine", "--out", str(tmp_path),
+                          "--watts-command", "printf '\\377\\376\\000garbage'")
+    assert code == 2
+    _assert_one_line_error(err, "not a number of watts")
+
+
+def test_an_empty_out_is_refused(capsys):
+    code, _, err = _bench(capsys, "run", "--out", "")
+    assert code == 2
+    _assert_one_line_error(err, "--out", "empty")
+
+
+def test_an_undocumented_dtype_is_refused(capsys, tmp_path):
+    code, _, err = _bench(capsys, "run", "--dtype", "float64", "--out", str(tmp_path))
+    assert code == 2
+    _assert_one_line_error(err, "'float64' is not one of")
+
+
+def test_the_preset_choice_is_the_runners_table():
+    from bench.cli import run
+    from bench.runner import PRESETS
+
+    [preset] = [p for p in run.params if p.name == "preset"]
+    assert list(preset.type.choices) == list(PRESETS)
+
+
+def test_a_machine_subfolder_that_is_a_file_is_refused_before_measuring(capsys, tmp_path):
+    from bench.fingerprint import machine_name
+
+    (tmp_path / machine_name()).write_text("not a folder")
+    code, _, err = _bench(capsys, "run", "--device", "cpu", "--out", str(tmp_path))
+    assert code == 2
+    _assert_one_line_error(err, "cannot write results to", machine_name())
