@@ -37,7 +37,7 @@ import time
 import click
 import torch
 
-from kernels.infer import GreedyDecoder
+from bench.workloads.infer import GreedyDecoder
 from kernels.transformer import SHAPES, Transformer, build_model, parse_dtype
 
 

@@ -14,7 +14,7 @@ in four. LLVM's scheduler, left to itself, put the two chains back one after the
 the machine code); the rounds are therefore emitted as inline assembly with side effects, which
 keeps them in the order written, while the message schedule stays free intrinsics LLVM places
 around them. Two chains, not more: with three or four the state and schedule no longer fit the 16
-XMM registers, and the spills made them slower (three measured the same as two, four slower).
+XMM registers, and the spills make them slower (docs/mining-kernels.md).
 
 Two of the 32 ``sha256rnds2`` stay plain (pure) intrinsics, so LLVM may move or drop them, which
 inline assembly with side effects forbids: rounds 0-1, fed message words 0 and 1 alone, so that

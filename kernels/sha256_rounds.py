@@ -7,7 +7,7 @@ widens ``uint32 op uint32`` to 64 bits, so every result is cut back with ``u32(.
 NVVM turn that back into 32-bit instructions. In plain Python, numpy wraps uint32 sums and warns
 about the overflow: callers that run this in Python silence it (``numpy.errstate``).
 
-Shape, chosen for the compilers rather than for the reader (see shared/notes/numba-cuda.md):
+Shape, chosen for the compilers rather than for the reader:
 the state lives in eight scalars and the message schedule in sixteen, and the 64 rounds are
 spread over a few ordinary functions of eight rounds each. No loops over local arrays (NVVM
 keeps those rolled, in local memory) and no Numba-level inlining (minutes of compile time):

@@ -1,8 +1,8 @@
 """SHA-256d nonce scan on the CPU with numba.njit, in two variants, one thread per part of the range.
 
   * ``sha-ni``: two nonces at a time through the x86 SHA extensions (``kernels.sha256_ni``), on
-    CPUs that have them; the faster one where both run (about 2.4x on this project's Zen 3
-    machine, ``benchmarks/bench_sha256d.py``), and about a second to compile;
+    CPUs that have them; the faster one where both run (``benchmarks/bench_sha256d.py``), and
+    about a second to compile;
   * ``simd``: lanes of nonces in SIMD registers, described below; any x86-64 (AVX2 or AVX-512
     make it fast).
 ``default_variant()`` picks ``sha-ni`` when the CPU has it. Both share everything but the loop.
@@ -11,15 +11,15 @@ How the ``simd`` work is laid out:
   * per header (``sha256d.kernel_inputs``): the midstate of the first 64 bytes and rounds 0..2 of
     the second block, which do not depend on the nonce;
   * per thread: a contiguous part of the range, run by ``scan_candidates_simd`` with the GIL released
-    (``nogil``); Python threads rather than ``parallel=True``, whose parfor lowering made the cold
-    compile several times longer (77 s against 10 s for the same loop, measured once here);
+    (``nogil``); Python threads rather than ``parallel=True``, whose parfor lowering makes the cold
+    compile several times longer (docs/mining-kernels.md);
   * inside a part, blocks of ``BLOCK_NONCES``: a loop whose body is the whole straight-line double
     SHA-256 of one nonce, keeping only the digest's last word. Iterations are independent, so
     LLVM's loop vectorizer runs the body on 8 nonces per AVX2 register (16 with AVX-512): the
     lanes are the structure-of-arrays layout, in registers, with the nonce-independent words
     hoisted out of the loop and the final-round work that feeds only other words dropped.
     ``forceinline`` (inherited by every callee) is what lets LLVM see one loop body: without it
-    the rounds stay calls and the loop runs scalar (2.1 against 19.5 MH/s on 2 threads, measured here);
+    the rounds stay calls and the loop runs scalar;
   * early reject: that last word is the hash's top 32 bits. A nonce whose top word is below the
     target's top limb meets the target, one above it cannot; only a tie needs the other 224 bits,
     which ``sha256d.resolve_candidates`` compares on the host with the same round functions run
@@ -96,9 +96,8 @@ def scan_candidates_shani(inputs, start, count, top_limit, found_nonces, found_t
     end = start + count
     for first in range(start, end, 2):
         second = first + 1 if first + 1 < end else first  # an odd count's last trip: hashed twice, counted once
-        # Two nonces a trip, their hashes interleaved (sha256_ni.compress_ni_x2): 1.2x the
-        # earlier four-nonces-in-sequence loop here, and as fast as our C yardstick
-        # (benchmarks/c_reference). Only the second hash's word 7 is read, so LLVM drops the
+        # Two nonces a trip, their hashes interleaved (sha256_ni.compress_ni_x2), as fast as
+        # the C yardstick (benchmarks/c_reference). Only the second hash's word 7 is read, so LLVM drops the
         # work that feeds only the other words, the last round pair included.
         da, db = sha256_ni.compress_ni_x2(
             midstate, _first_block(w0, w1, w2, first), midstate, _first_block(w0, w1, w2, second)

@@ -28,8 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import BenchError
-
 GPT2 = "gpt2"
 LLAMA = "llama"
 
@@ -131,14 +129,14 @@ def shape(name: str) -> ModelConfig:
     try:
         return SHAPES[name]
     except KeyError:
-        raise BenchError(f"unknown model {name!r}: expected one of {', '.join(SHAPES)}") from None
+        raise ValueError(f"unknown model {name!r}: expected one of {', '.join(SHAPES)}") from None
 
 
 def parse_dtype(name: str) -> torch.dtype:
     try:
         return DTYPES[name.strip().lower()]
     except KeyError:
-        raise BenchError(f"unknown dtype {name!r}: expected float32, bfloat16 or float16") from None
+        raise ValueError(f"unknown dtype {name!r}: expected float32, bfloat16 or float16") from None
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -298,7 +296,7 @@ class Transformer(nn.Module):
         self.cfg = cfg
         self.max_positions = max_positions or cfg.max_seq_len
         if self.max_positions > cfg.max_seq_len:
-            raise BenchError(f"{cfg.name} takes at most {cfg.max_seq_len} positions, {self.max_positions} asked")
+            raise ValueError(f"{cfg.name} takes at most {cfg.max_seq_len} positions, {self.max_positions} asked")
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_emb = nn.Embedding(self.max_positions, cfg.d_model) if cfg.style == GPT2 else None
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
@@ -357,7 +355,7 @@ class Transformer(nn.Module):
     def setup_cache(self, batch: int, length: int) -> None:
         """Allocate every layer's KV cache for ``batch`` sequences of up to ``length`` positions."""
         if length > self.max_positions:
-            raise BenchError(f"a {length}-position cache does not fit {self.max_positions} position tables")
+            raise ValueError(f"a {length}-position cache does not fit {self.max_positions} position tables")
         weight = self.tok_emb.weight
         self.drop_cache()
         for block in self.layers:

@@ -9,8 +9,8 @@ import torch
 
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
-from kernels import infer
-from kernels.infer import GreedyDecoder, InferWorkload, largest_fitting_batch
+from bench.workloads.infer import GreedyDecoder, InferWorkload
+from bench.workloads.torch_build import is_out_of_memory, largest_fitting_batch
 from kernels.transformer import SHAPES, build_model
 
 CPU = Device("cpu", None, "test CPU")
@@ -153,8 +153,8 @@ def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
 
 
 def test_out_of_memory_is_told_apart_from_other_errors():
-    assert infer.is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
-    assert not infer.is_out_of_memory(RuntimeError("shape mismatch"))
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
 
 
 def _has_cxx_compiler() -> bool:

@@ -7,7 +7,7 @@ import pytest
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from kernels import sha256d, sha256d_cpu
-from kernels.mine import BLOCK, CPU_NONCES_PER_THREAD, MineConfig, MineWorkload, _poisson_cdf, share_target_for
+from bench.workloads.mine import BLOCK, CPU_NONCES_PER_THREAD, MineConfig, MineWorkload, _poisson_cdf, share_target_for
 
 CPU = Device("cpu", None, "test CPU")
 

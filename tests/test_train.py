@@ -10,7 +10,7 @@ import torch
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from kernels import peaks
-from kernels.train import Trainer, TrainWorkload
+from bench.workloads.train import Trainer, TrainWorkload
 from kernels.transformer import SHAPES, build_model
 
 CPU = Device("cpu", None, "test CPU")

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from kernels.transformer import SHAPES, Transformer, build_model, parse_dtype, shape
+from bench.workloads.torch_build import parse_dtype, shape
+from kernels.transformer import SHAPES, Transformer, build_model
 
 TINY_SHAPES = ("tiny", "tiny-gpt2")
 
@@ -113,5 +114,5 @@ def test_flops_per_token_follow_the_palm_count():
 
 
 def test_positions_beyond_the_shape_are_refused():
-    with pytest.raises(BenchError, match="at most 512 positions"):
+    with pytest.raises(ValueError, match="at most 512 positions"):
         Transformer(SHAPES["tiny"], max_positions=513)

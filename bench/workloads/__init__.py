@@ -59,13 +59,13 @@ class WorkloadKind:
 
 
 def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
-    from kernels.mine import MineWorkload
+    from bench.workloads.mine import MineWorkload
 
     return MineWorkload.for_preset(preset, device_kind, threads=options.threads)
 
 
 def _infer(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
-    from kernels.infer import InferWorkload
+    from bench.workloads.infer import InferWorkload
 
     return InferWorkload.for_preset(
         preset, device_kind, model=options.model, batch_size=options.batch_size,
@@ -74,7 +74,7 @@ def _infer(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
 
 
 def _train(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
-    from kernels.train import TrainWorkload
+    from bench.workloads.train import TrainWorkload
 
     return TrainWorkload.for_preset(
         preset, device_kind, model=options.model, batch_size=options.train_batch_size,

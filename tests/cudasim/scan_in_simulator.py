@@ -15,7 +15,7 @@ from numba import config
 
 from bench.devices import Device
 from kernels import sha256d, sha256d_cuda
-from kernels.mine import MineConfig, MineWorkload, share_target_for
+from bench.workloads.mine import MineConfig, MineWorkload, share_target_for
 
 
 def main() -> None:

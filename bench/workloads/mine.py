@@ -74,7 +74,6 @@ class MineConfig:
         if self.device_kind == "cpu":
             from kernels import sha256d_cpu
 
-            # simd: 8 nonces a vector with AVX2, 16 if LLVM uses AVX-512; sha-ni: 4 a loop trip
             config["cpu_features"] = sha256d_cpu.cpu_features()
         return config
 
@@ -130,8 +129,8 @@ class MineWorkload:
         return self._config.to_dict()
 
     def source_files(self) -> list[Path]:
-        here = Path(__file__).parent
-        return [here / name for name in ("mine.py", "sha256d.py", "sha256_rounds.py", "sha256_ni.py", "sha256d_cpu.py", "sha256d_cuda.py")]
+        kernels = Path(sha256d.__file__).parent
+        return [Path(__file__), *(kernels / name for name in ("sha256d.py", "sha256_rounds.py", "sha256_ni.py", "sha256d_cpu.py", "sha256d_cuda.py"))]
 
     def build(self, device) -> BuildInfo:
         if device.kind != self._config.device_kind:

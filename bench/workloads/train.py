@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import BenchError, WorkloadCheckFailed
+from bench.workloads import torch_build
 from bench.workloads.base import BuildInfo, Phase
+from bench.workloads.torch_build import check_positive, check_preset, default_dtype, parse_dtype, shape
 from kernels import peaks
-from kernels.infer import check_positive, check_preset, largest_fitting_batch, is_out_of_memory
-from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name, parse_dtype, shape
+from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name
 
 # (model, batch, seq_len) by preset and device kind; nanoGPT-like GPT-2 batches on CUDA.
 DEFAULTS: dict[tuple[str, str], tuple[str, int, int]] = {
@@ -40,7 +41,6 @@ DEFAULTS: dict[tuple[str, str], tuple[str, int, int]] = {
     ("long", "cuda"): ("llama-1b", 8, 2048),
 }
 TRAIN_DTYPES = (torch.float32, torch.bfloat16)
-COMPILE_MODES = ("auto", "eager", "compiled")
 
 
 class Trainer:
@@ -95,8 +95,7 @@ class TrainWorkload:
             raise BenchError(f"train takes dtype float32 or bfloat16 (autocast), not {dtype!r}")
         if seq_len > self.cfg.max_seq_len:
             raise BenchError(f"seq-len {seq_len} does not fit {model}'s maximum sequence length {self.cfg.max_seq_len}")
-        if compile_mode not in COMPILE_MODES:
-            raise BenchError(f"unknown compile mode {compile_mode!r}: expected one of {', '.join(COMPILE_MODES)}")
+        torch_build.check_step_form("compile mode", compile_mode)
         self.batch_size, self.seq_len = batch_size, seq_len
         self.compile_mode, self.seed, self.lr = compile_mode, seed, lr
         self._trainer: Trainer | None = None
@@ -111,7 +110,7 @@ class TrainWorkload:
             model=default_model if model is None else model,
             batch_size=default_batch if batch_size is None else batch_size,
             seq_len=default_seq if seq_len is None else seq_len,
-            dtype=("bfloat16" if device_kind == "cuda" else "float32") if dtype is None else dtype,
+            dtype=default_dtype(device_kind) if dtype is None else dtype,
         )
         if device_kind == "cpu":  # host memory is known now: refuse before anything is measured
             check_train_memory(work.cfg, work.batch_size, work.seq_len, "cpu", torch.device("cpu"))
@@ -131,8 +130,8 @@ class TrainWorkload:
         }
 
     def source_files(self) -> list[Path]:
-        here = Path(__file__).parent
-        return [here / "train.py", here / "transformer.py", here / "peaks.py"]
+        here, kernels = Path(__file__).parent, Path(peaks.__file__).parent
+        return [here / "train.py", here / "torch_build.py", kernels / "transformer.py", kernels / "peaks.py"]
 
     def build(self, device) -> BuildInfo:
         torch_device = torch.device(device.torch_device)
@@ -151,15 +150,16 @@ class TrainWorkload:
         batch = self.batch_size
         if device.kind == "cuda":
             def fits(b: int) -> bool:
-                return self._try_batch(Trainer(model, [t[:b] for t in pool], lr=self.lr, autocast_dtype=autocast),
-                                       device)
+                def attempt() -> None:
+                    trainer = Trainer(model, [t[:b] for t in pool], lr=self.lr, autocast_dtype=autocast)
+                    try:
+                        trainer.step()
+                    finally:
+                        trainer.optimizer.zero_grad(set_to_none=True)
 
-            found = largest_fitting_batch(fits, self.batch_size)
-            if found is None:
-                raise BenchError(f"training {self.cfg.name} at batch 1 does not fit in {device.name}'s memory")
-            if found != batch:
-                details.update(oom_batch=batch, largest_batch_that_fit=found)
-                batch = found
+                return torch_build.fits_in_memory(device, attempt, lambda: None)
+
+            batch = torch_build.fitting_batch(device, batch, fits, f"training {self.cfg.name}", details)
         self._trainer = Trainer(model, [t[:batch] for t in pool], lr=self.lr, autocast_dtype=autocast)
         details["optimizer"] = self._trainer.optimizer_kind
         details["step"] = self._choose_forward(device)
@@ -173,58 +173,21 @@ class TrainWorkload:
         return BuildInfo(phases=[Phase("train", "tokens", train_step, derived=self._figures, headline=True)],
                          details=details)
 
-    def _try_batch(self, trainer: Trainer, device) -> bool:
-        try:
-            trainer.step()
-            device.synchronize()
-            return True
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is an answer
-            if not is_out_of_memory(exc):
-                raise
-            return False
-        finally:
-            trainer.optimizer.zero_grad(set_to_none=True)
-            del trainer
-            torch.cuda.empty_cache()
-
     def _choose_forward(self, device) -> dict[str, Any]:
         """Eager or torch.compile'd forward, whichever trains faster over a few timed steps."""
         trainer = self._trainer
-        wanted = self.compile_mode
-        if wanted == "eager" or (wanted == "auto" and device.kind != "cuda"):
-            return {"mode": "eager", "why": "asked for" if wanted == "eager" else "auto on CPU: eager (torch.compile not tried)"}
-        candidates = {"compiled": torch.compile(trainer.model)}
-        if wanted == "auto":
-            candidates = {"eager": trainer.model, **candidates}
-        seconds: dict[str, float] = {}
-        info: dict[str, Any] = {}
-        for name, forward in candidates.items():
+
+        def use(forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
             trainer.forward = forward
-            try:
-                t0 = time.perf_counter()
-                for _ in range(2):
-                    trainer.step()
-                device.synchronize()
-                warmup_s = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                for _ in range(3):
-                    trainer.step()
-                device.synchronize()
-                seconds[name] = (time.perf_counter() - t0) / 3
-            except Exception as exc:  # noqa: BLE001 - a failed compile falls back to eager, said why
-                if name == "eager":
-                    raise  # a bug, not a compiler limitation
-                if wanted == "compiled":
-                    raise BenchError(f"compiled training step failed: {type(exc).__name__}: {exc}") from exc
-                trainer.optimizer.zero_grad(set_to_none=True)
-                info[f"{name}_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-                continue
-            if name == "compiled":
-                info["compile_s"] = warmup_s
-        best = min(seconds, key=seconds.get) if seconds else "eager"
-        trainer.forward = candidates.get(best, trainer.model)
-        return {"mode": best, "why": "asked for" if wanted == "compiled" else "faster of those timed",
-                "step_s": seconds, **info}
+
+        def warm_up() -> None:
+            for _ in range(2):
+                trainer.step()
+
+        return torch_build.choose_step_form(
+            device, self.compile_mode, eager=trainer.model, compile=lambda: torch.compile(trainer.model), use=use,
+            warm_up=warm_up, run=trainer.step, runs=3, what="training step", timings_key="step_s",
+            after_failure=lambda: trainer.optimizer.zero_grad(set_to_none=True))
 
     def _figures(self, tokens_per_s: float) -> dict[str, Any]:
         flops_per_token = self.cfg.train_flops_per_token(self.seq_len)
@@ -256,23 +219,14 @@ def check_train_memory(cfg: ModelConfig, batch: int, seq_len: int, device_kind: 
     """Refuse before allocating what cannot fit: weights, gradients and AdamW state (16 bytes a
     parameter in float32) and, on CPU, the activations kept for backward too."""
     state_bytes = 16 * cfg.param_count()
-    if device_kind == "cuda":
-        free_bytes, _total = torch.cuda.mem_get_info(torch_device)
-        if state_bytes > free_bytes:
-            raise BenchError(
-                f"training {cfg.name} needs {state_bytes / 2**30:.1f} GiB for weights, gradients and AdamW "
-                f"state; the GPU has {free_bytes / 2**30:.1f} GiB free"
-            )
-        return
-    import psutil
-
     tokens = batch * seq_len
     # Saved activations per token: roughly 16 d_model + 6 d_ff per layer, plus float32 logits twice.
     activation_bytes = 4 * tokens * (cfg.n_layers * (16 * cfg.d_model + 6 * cfg.d_ff) + 3 * cfg.vocab_size)
-    need = state_bytes + activation_bytes
-    available = psutil.virtual_memory().available
-    if need > 0.9 * available:
-        raise BenchError(
-            f"training {cfg.name} at batch {batch} x {seq_len} tokens needs about {need / 2**30:.1f} GiB; "
-            f"this machine has {available / 2**30:.1f} GiB available"
-        )
+    torch_build.check_memory(
+        device_kind, torch_device, gpu_need_bytes=state_bytes,
+        gpu_refusal=lambda need, free: (f"training {cfg.name} needs {need} for weights, gradients and AdamW "
+                                        f"state; the GPU has {free} free"),
+        host_need_bytes=state_bytes + activation_bytes,
+        host_refusal=lambda need, free: (f"training {cfg.name} at batch {batch} x {seq_len} tokens needs about "
+                                         f"{need}; this machine has {free} available"),
+    )

@@ -27,11 +27,12 @@ from typing import Any, Callable
 import torch
 
 from bench.errors import BenchError, WorkloadCheckFailed
+from bench.workloads import torch_build
 from bench.workloads.base import BuildInfo, Phase
+from bench.workloads.torch_build import check_positive, check_preset, default_dtype, parse_dtype, shape
 from kernels import peaks
-from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name, parse_dtype, shape
+from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name
 
-PRESETS = ("quick", "standard", "long")
 # (model, batch, prompt tokens, output tokens) by preset and device kind. CPU steps stay under
 # a window (quick: 1 s); CUDA sizes follow common serving benchmarks (8B model, long outputs).
 DEFAULTS: dict[tuple[str, str], tuple[str, int, int, int]] = {
@@ -42,27 +43,9 @@ DEFAULTS: dict[tuple[str, str], tuple[str, int, int, int]] = {
     ("standard", "cuda"): ("llama-8b", 64, 512, 256),
     ("long", "cuda"): ("llama-8b", 256, 1024, 512),
 }
-DECODE_MODES = ("auto", "eager", "compiled")
 # Relative logits error allowed between cached decode and a full recompute, by dtype.
 _CHECK_TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4, torch.bfloat16: 0.1, torch.float16: 0.1}
 _CHECK_STEPS = 8
-
-
-def default_dtype(device_kind: str) -> str:
-    return "bfloat16" if device_kind == "cuda" else "float32"
-
-
-def check_preset(preset: str, device_kind: str) -> None:
-    if preset not in PRESETS:
-        raise BenchError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-    if device_kind not in ("cpu", "cuda"):
-        raise BenchError(f"unknown device kind {device_kind!r}: expected cpu or cuda")
-
-
-def check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise BenchError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
 
 
 class GreedyDecoder:
@@ -115,32 +98,6 @@ class GreedyDecoder:
         return torch.cat([self.first_ids.view(1, -1), self.out_ids]).T.cpu()
 
 
-def largest_fitting_batch(fits: Callable[[int], bool], wanted: int) -> int | None:
-    """Largest batch <= ``wanted`` for which ``fits`` holds, assuming it holds below some size.
-
-    Halves until one fits, then bisects between it and the smallest failure, stopping within
-    1/16 of the answer (each try costs an allocation and a prefill). None if even 1 fails.
-    """
-    if fits(wanted):
-        return wanted
-    high, low = wanted, wanted // 2
-    while low >= 1 and not fits(low):
-        high, low = low, low // 2
-    if low < 1:
-        return None
-    while high - low > max(1, low // 16):
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
 class InferWorkload:
     name = "infer"
 
@@ -151,8 +108,7 @@ class InferWorkload:
                        prefill_chunk_tokens=prefill_chunk_tokens)
         self.cfg: ModelConfig = shape(model)
         self.dtype = parse_dtype(dtype)
-        if decode_mode not in DECODE_MODES:
-            raise BenchError(f"unknown decode mode {decode_mode!r}: expected one of {', '.join(DECODE_MODES)}")
+        torch_build.check_step_form("decode mode", decode_mode)
         positions = prompt_tokens + output_tokens
         if positions > self.cfg.max_seq_len:
             raise BenchError(
@@ -199,8 +155,8 @@ class InferWorkload:
         }
 
     def source_files(self) -> list[Path]:
-        here = Path(__file__).parent
-        return [here / "infer.py", here / "transformer.py", here / "peaks.py"]
+        here, kernels = Path(__file__).parent, Path(peaks.__file__).parent
+        return [here / "infer.py", here / "torch_build.py", kernels / "transformer.py", kernels / "peaks.py"]
 
     # -- build -------------------------------------------------------------------------------
     def build(self, device) -> BuildInfo:
@@ -222,11 +178,8 @@ class InferWorkload:
 
         with torch.inference_mode():
             if device.kind == "cuda":
-                batch = largest_fitting_batch(lambda b: self._try_batch(prompts[:b], device), self.batch_size)
-                if batch is None:
-                    raise BenchError(f"{self.cfg.name} at batch 1 does not fit in {device.name}'s memory")
-                if batch != self.batch_size:
-                    details.update(oom_batch=self.batch_size, largest_batch_that_fit=batch)
+                batch = torch_build.fitting_batch(device, self.batch_size, lambda b: self._fits(prompts[:b], device),
+                                                  self.cfg.name, details)
             else:
                 batch = self.batch_size
             self._decoder = GreedyDecoder(self._model, prompts[:batch], self.output_tokens,
@@ -254,61 +207,33 @@ class InferWorkload:
         ]
         return BuildInfo(phases=phases, details=details)
 
-    def _try_batch(self, prompts: torch.Tensor, device) -> bool:
+    def _fits(self, prompts: torch.Tensor, device) -> bool:
         """Does ``prompts``' batch fit: cache, prefill and a decode step at the last position."""
-        try:
+        def attempt() -> None:
             decoder = GreedyDecoder(self._model, prompts, self.output_tokens, self.prefill_chunk_tokens)
             decoder.prefill()
             decoder.step_logits(decoder.out_ids[0].view(-1, 1), self.output_tokens - 1).argmax(dim=-1)
-            device.synchronize()
-            return True
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is an answer; the rest is raised
-            if not is_out_of_memory(exc):
-                raise
-            return False
-        finally:
-            decoder = None
-            self._model.drop_cache()
-            torch.cuda.empty_cache()
+
+        return torch_build.fits_in_memory(device, attempt, self._model.drop_cache)
 
     def _choose_decode_step(self, device) -> dict[str, Any]:
         """Pick eager or compiled decode by timing one full decode of each (after a warm-up)."""
         decoder = self._decoder
-        wanted = self.decode_mode
-        if wanted == "auto" and device.kind != "cuda":
-            # torch.compile on CPU costs tens of seconds per shape; eager is what is measured there.
-            return {"mode": "eager", "why": "auto on CPU: eager (torch.compile not tried)"}
-        if wanted == "eager":
-            return {"mode": "eager", "why": "asked for"}
-        seconds: dict[str, float] = {}
-        info: dict[str, Any] = {}
-        candidates = {"compiled": self._compiled_step()} if wanted == "compiled" else {
-            "eager": decoder.eager_step, "compiled": self._compiled_step()}
-        for name, step in candidates.items():
+
+        def use(step: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
             decoder.step_logits = step
-            try:
-                with torch.inference_mode():
-                    t0 = time.perf_counter()
-                    decoder.decode(steps=min(3, self.output_tokens))  # compile and CUDA graph capture
-                    device.synchronize()
-                    warmup_s = time.perf_counter() - t0
-                    t0 = time.perf_counter()
-                    decoder.decode()
-                    device.synchronize()
-                    seconds[name] = time.perf_counter() - t0
-            except Exception as exc:  # noqa: BLE001 - a failed compile falls back to eager, said why
-                if name == "eager":
-                    raise  # a bug, not a compiler limitation
-                if wanted == "compiled":
-                    raise BenchError(f"compiled decode failed: {type(exc).__name__}: {exc}") from exc
-                info[f"{name}_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-                continue
-            if name == "compiled":
-                info["compile_s"] = warmup_s
-        best = min(seconds, key=seconds.get) if seconds else "eager"
-        decoder.step_logits = candidates.get(best, decoder.eager_step) if seconds else decoder.eager_step
-        return {"mode": best, "why": "asked for" if wanted == "compiled" else "faster of those timed",
-                "one_decode_s": seconds, **info}
+
+        def warm_up() -> None:  # compile and CUDA graph capture
+            with torch.inference_mode():
+                decoder.decode(steps=min(3, self.output_tokens))
+
+        def run() -> None:
+            with torch.inference_mode():
+                decoder.decode()
+
+        return torch_build.choose_step_form(
+            device, self.decode_mode, eager=decoder.eager_step, compile=self._compiled_step, use=use,
+            warm_up=warm_up, run=run, runs=1, what="decode", timings_key="one_decode_s")
 
     def _compiled_step(self) -> Callable[[torch.Tensor, int], torch.Tensor]:
         compiled = torch.compile(self._model.decode_static, mode="reduce-overhead", fullgraph=True)
@@ -385,22 +310,12 @@ def check_memory(cfg: ModelConfig, dtype: torch.dtype, batch: int, positions: in
     """
     element = dtype.itemsize
     weight_bytes = cfg.param_count() * element
-    if device_kind == "cuda":
-        free_bytes, _total = torch.cuda.mem_get_info(torch_device)
-        if weight_bytes > free_bytes:
-            raise BenchError(
-                f"{cfg.name} weights need {weight_bytes / 2**30:.1f} GiB in {dtype_name(dtype)}, "
-                f"the GPU has {free_bytes / 2**30:.1f} GiB free"
-            )
-        return
-    import psutil
-
     chunk_tokens = max(prefill_chunk_tokens, positions)
     activation_bytes = chunk_tokens * (6 * cfg.d_model + 3 * cfg.d_ff) * element  # a block's live tensors
-    need = weight_bytes + cfg.kv_cache_bytes(batch, positions, element) + activation_bytes
-    available = psutil.virtual_memory().available
-    if need > 0.9 * available:
-        raise BenchError(
-            f"{cfg.name} at batch {batch}, {positions} positions, {dtype_name(dtype)} needs about "
-            f"{need / 2**30:.1f} GiB; this machine has {available / 2**30:.1f} GiB available"
-        )
+    torch_build.check_memory(
+        device_kind, torch_device, gpu_need_bytes=weight_bytes,
+        gpu_refusal=lambda need, free: f"{cfg.name} weights need {need} in {dtype_name(dtype)}, the GPU has {free} free",
+        host_need_bytes=weight_bytes + cfg.kv_cache_bytes(batch, positions, element) + activation_bytes,
+        host_refusal=lambda need, free: (f"{cfg.name} at batch {batch}, {positions} positions, {dtype_name(dtype)} "
+                                         f"needs about {need}; this machine has {free} available"),
+    )

@@ -1,0 +1,176 @@
+"""What the PyTorch workloads (infer, train) share when they are configured and built for a device.
+
+Option checks with one-line refusals, the model and dtype looked up by name, a memory check
+before anything is allocated, the largest batch that fits on a GPU (out of memory is an answer,
+anything else is raised), and the choice between the eager and the ``torch.compile`` form of a
+step, timed on the device.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, TypeVar
+
+import torch
+
+from bench.errors import BenchError
+from kernels import transformer
+from kernels.transformer import ModelConfig
+
+PRESETS = ("quick", "standard", "long")
+STEP_FORMS = ("auto", "eager", "compiled")  # eager or torch.compile'd step; auto: the faster on CUDA
+
+T = TypeVar("T")
+
+
+def check_preset(preset: str, device_kind: str) -> None:
+    if preset not in PRESETS:
+        raise BenchError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+    if device_kind not in ("cpu", "cuda"):
+        raise BenchError(f"unknown device kind {device_kind!r}: expected cpu or cuda")
+
+
+def check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise BenchError(f"{name.replace('_', '-')} must be a positive integer, got {value!r}")
+
+
+def check_step_form(what: str, form: str) -> None:
+    if form not in STEP_FORMS:
+        raise BenchError(f"unknown {what} {form!r}: expected one of {', '.join(STEP_FORMS)}")
+
+
+def shape(name: str) -> ModelConfig:
+    """The named model shape; an unknown name is a one-line BenchError."""
+    try:
+        return transformer.shape(name)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    try:
+        return transformer.parse_dtype(name)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def default_dtype(device_kind: str) -> str:
+    return "bfloat16" if device_kind == "cuda" else "float32"
+
+
+def gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def check_memory(device_kind: str, torch_device: torch.device, *, gpu_need_bytes: int,
+                 gpu_refusal: Callable[[str, str], str], host_need_bytes: int,
+                 host_refusal: Callable[[str, str], str]) -> None:
+    """Refuse, before allocating, work that cannot fit: ``gpu_need_bytes`` against the GPU's free
+    memory on CUDA, ``host_need_bytes`` against 90 % of the host's available memory on CPU.
+    A refusal is given (needed, free) as GiB figures and returns the message."""
+    if device_kind == "cuda":
+        free_bytes, _total = torch.cuda.mem_get_info(torch_device)
+        if gpu_need_bytes > free_bytes:
+            raise BenchError(gpu_refusal(gib(gpu_need_bytes), gib(free_bytes)))
+        return
+    import psutil
+
+    available = psutil.virtual_memory().available
+    if host_need_bytes > 0.9 * available:
+        raise BenchError(host_refusal(gib(host_need_bytes), gib(available)))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def largest_fitting_batch(fits: Callable[[int], bool], wanted: int) -> int | None:
+    """Largest batch <= ``wanted`` for which ``fits`` holds, assuming it holds below some size.
+
+    Halves until one fits, then bisects between it and the smallest failure, stopping within
+    1/16 of the answer (each try costs an allocation and a step). None if even 1 fails.
+    """
+    if fits(wanted):
+        return wanted
+    high, low = wanted, wanted // 2
+    while low >= 1 and not fits(low):
+        high, low = low, low // 2
+    if low < 1:
+        return None
+    while high - low > max(1, low // 16):
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def fits_in_memory(device, attempt: Callable[[], object], release: Callable[[], None]) -> bool:
+    """Run ``attempt`` and synchronize: False if it ran out of memory (any other error is raised).
+    ``release`` then frees what it left allocated, and the allocator's cache is emptied."""
+    try:
+        attempt()
+        device.synchronize()
+        return True
+    except Exception as exc:  # noqa: BLE001 - only out-of-memory is an answer; the rest is raised
+        if not is_out_of_memory(exc):
+            raise
+        return False
+    finally:
+        release()
+        torch.cuda.empty_cache()
+
+
+def fitting_batch(device, wanted: int, fits: Callable[[int], bool], what: str, details: dict[str, Any]) -> int:
+    """The largest batch up to ``wanted`` that ``fits``; a smaller one is noted in ``details``."""
+    batch = largest_fitting_batch(fits, wanted)
+    if batch is None:
+        raise BenchError(f"{what} at batch 1 does not fit in {device.name}'s memory")
+    if batch != wanted:
+        details.update(oom_batch=wanted, largest_batch_that_fit=batch)
+    return batch
+
+
+def choose_step_form(device, wanted: str, *, eager: T, compile: Callable[[], T], use: Callable[[T], None],
+                     warm_up: Callable[[], None], run: Callable[[], None], runs: int, what: str,
+                     timings_key: str, after_failure: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """Eager or compiled step, as ``wanted`` ("auto": whichever is faster on CUDA, eager on CPU).
+
+    Each form is installed with ``use``, warmed up (compile, CUDA graph capture), then ``run``
+    ``runs`` times between synchronizations; the faster is left installed. A failing compiled
+    form falls back to eager with the reason kept, or, when asked for, is a BenchError.
+    """
+    if wanted == "eager" or (wanted == "auto" and device.kind != "cuda"):
+        return {"mode": "eager", "why": "asked for" if wanted == "eager" else "auto on CPU: eager (torch.compile not tried)"}
+    candidates = {"compiled": compile()} if wanted == "compiled" else {"eager": eager, "compiled": compile()}
+    seconds: dict[str, float] = {}
+    info: dict[str, Any] = {}
+    for name, form in candidates.items():
+        use(form)
+        try:
+            t0 = time.perf_counter()
+            warm_up()
+            device.synchronize()
+            warmup_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(runs):
+                run()
+            device.synchronize()
+            seconds[name] = (time.perf_counter() - t0) / runs
+        except Exception as exc:  # noqa: BLE001 - a failed compile falls back to eager, said why
+            if name == "eager":
+                raise  # a bug, not a compiler limitation
+            if wanted == "compiled":
+                raise BenchError(f"compiled {what} failed: {type(exc).__name__}: {exc}") from exc
+            after_failure()
+            info[f"{name}_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            continue
+        if name == "compiled":
+            info["compile_s"] = warmup_s
+    best = min(seconds, key=seconds.get) if seconds else "eager"
+    use(candidates.get(best, eager))
+    return {"mode": best, "why": "asked for" if wanted == "compiled" else "faster of those timed",
+            timings_key: seconds, **info}
