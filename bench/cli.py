@@ -129,7 +129,8 @@ def run(
         meter.close()
     report_run.print_summary(console, document)
     report_run.print_economics(console, document)
-    console.print(f"saved {document['status']} result to {path}")
+    # One unwrapped line, not rich markup: scripts and users copy the path from it.
+    console.print(f"saved {document['status']} result to {path}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(document, indent=2))
     failed = [w for w in document["workloads"] if w["status"] != "ok"]
