@@ -290,3 +290,21 @@ def test_survey_reports_usable_rapl_zones(tmp_path: Path, monkeypatch) -> None:
     rows = {s.meter: s for s in survey(Device("cpu", None, "AMD EPYC 7763 64-Core Processor"))}
     assert rows["rapl"].usable and rows["rapl"].reason == f"package-0 at {tmp_path}"
     assert rows["estimated-cpu"].usable
+
+
+def test_watts_outside_physical_sense_are_refused_by_the_meters():
+    from bench.meters.user import positive_watts
+
+    for value in (1e-320, 1e-4, 1e7, 1e308):
+        with pytest.raises(BenchError, match="outside"):
+            positive_watts(value, "--watts")
+    assert positive_watts(0.5, "--watts") == 0.5
+
+
+def test_a_watts_command_printing_binary_is_a_one_line_error():
+    from bench.meters.user import run_watts_command
+
+    with pytest.raises(BenchError, match="not a number of watts"):
+        run_watts_command("printf '\\377\\376\\000garbage'")
+    with pytest.raises(BenchError, match="not a non-negative number"):
+        run_watts_command("echo 1e308")
