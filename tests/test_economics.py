@@ -316,7 +316,7 @@ def test_fmt_keeps_three_significant_digits_and_scales_large_numbers(value, text
 
 
 def test_model_class_is_read_from_the_shape_the_infer_workload_records():
-    # kernels/infer.py stores the whole shape, e.g. {"name": "llama-1b", "n_layers": 16, ...}
+    # bench/workloads/infer.py stores the whole shape, e.g. {"name": "llama-1b", "n_layers": 16, ...}
     document = result_document(model="llama-1b")
     infer_entry = next(w for w in document["workloads"] if w["name"] == "infer")
     infer_entry["config"]["model"] = {"name": "llama-1b", "n_layers": 16, "d_model": 2048}
