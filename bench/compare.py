@@ -29,17 +29,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from bench import workloads
 from bench.devices import slugify
+from bench.energy import EnergyKind
 from bench.errors import BenchError
 from bench.stats import Spread, spread
 
-# The phase whose figures stand for each workload (older files without "headline_phase").
-HEADLINE_PHASE = {"mine": "hash", "infer": "decode", "train": "train"}
-# Config keys that define what one unit of work *is*. A SHA-256d hash is the same work on any
-# device; a token is only the same work for the same model. Other settings (threads, batch
-# size, dtype) are tuning a device may choose, so they differ across devices without making
-# figures incomparable, but runs of one device with different settings are not merged.
-WORK_DEFINING_CONFIG = {"mine": (), "infer": ("model",), "train": ("model",)}
 MIN_WINDOWS_FOR_VERDICT = 3
 
 # Verdicts of a cell against the best comparable row of its column.
@@ -52,9 +47,10 @@ NO_SPREAD = "no spread"  # a datasheet figure: one number, no windows
 NOT_COMPARABLE = "not comparable"
 NO_VERDICT = ""  # no value, or a column without a spread to judge by
 
-MEASURED = "measured"
-ESTIMATED = "estimated"
-DATASHEET = "datasheet"
+# Where a cell's energy figure came from (bench/energy.py); names kept for readers of this module.
+MEASURED = EnergyKind.MEASURED
+ESTIMATED = EnergyKind.ESTIMATED
+DATASHEET = EnergyKind.DATASHEET
 
 
 @dataclass(frozen=True)
@@ -216,7 +212,7 @@ def _why_not_run(items: list[Loaded], name: str) -> str:
 def _provenance(document: dict[str, Any], entry: dict[str, Any]) -> Provenance:
     config = entry.get("config") or {}
     work = tuple(
-        (key, json.dumps(config.get(key), sort_keys=True)) for key in WORK_DEFINING_CONFIG.get(entry["name"], ())
+        (key, json.dumps(config.get(key), sort_keys=True)) for key in _work_defining_config(entry["name"])
     )
     return Provenance(
         schema_version=document.get("schema_version"),
@@ -224,6 +220,18 @@ def _provenance(document: dict[str, Any], entry: dict[str, Any]) -> Provenance:
         source_sha256=entry.get("source_sha256"),
         work=work,
     )
+
+
+def _work_defining_config(name: str) -> tuple[str, ...]:
+    """Config keys that define what one unit of work is (bench/workloads KINDS); a kind this
+    version does not know has none."""
+    known = workloads.KINDS.get(name)
+    return known.work_defining_config if known else ()
+
+
+def _headline_phase(name: str) -> str:
+    known = workloads.KINDS.get(name)
+    return known.headline_phase if known else name
 
 
 def _merge_workload(name: str, ok: list[tuple[Loaded, dict[str, Any]]]) -> WorkloadFigure:
@@ -265,7 +273,7 @@ def _merge_workload(name: str, ok: list[tuple[Loaded, dict[str, Any]]]) -> Workl
     sources = sorted({str(entry.get("energy_source", "unknown")) for _, entry in ok})
     return WorkloadFigure(
         workload=name,
-        phase=str(_headline(first).get("name", first.get("headline_phase", HEADLINE_PHASE.get(name, name)))),
+        phase=str(_headline(first).get("name", first.get("headline_phase", _headline_phase(name)))),
         unit=str(first.get("unit", "units")),
         per_joule=spread(per_joule).median,
         per_joule_spread=spread(per_joule),
@@ -279,7 +287,7 @@ def _merge_workload(name: str, ok: list[tuple[Loaded, dict[str, Any]]]) -> Workl
 
 
 def _headline(entry: dict[str, Any]) -> dict[str, Any]:
-    wanted = entry.get("headline_phase") or HEADLINE_PHASE.get(entry["name"])
+    wanted = entry.get("headline_phase") or _headline_phase(entry["name"])
     for item in entry.get("phases") or []:
         if item.get("name") == wanted:
             return item

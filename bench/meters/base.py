@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-MEASURED = "measured"
-ESTIMATED = "estimated"
+from bench.energy import EnergyKind
+
+# The two kinds a meter can be (bench/energy.py holds them all).
+MEASURED = EnergyKind.MEASURED
+ESTIMATED = EnergyKind.ESTIMATED
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from bench.errors import BenchError
+
 
 @dataclass
 class Phase:
@@ -49,3 +51,12 @@ class Workload(Protocol):
 
     def check(self) -> dict[str, Any]:
         """Self-check after measuring; raise WorkloadCheckFailed on a wrong result."""
+
+
+def check_preset(preset: str, device_kind: str) -> None:
+    """Refuse a preset the runner's table does not name, or a device kind no workload runs on."""
+    from bench.runner import protocol_for  # the one table of presets; runner imports this module
+
+    protocol_for(preset)
+    if device_kind not in ("cpu", "cuda"):
+        raise BenchError(f"unknown device kind {device_kind!r}: expected cpu or cuda")

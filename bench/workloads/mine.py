@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.workloads.base import BuildInfo, Phase
+from bench.workloads.base import BuildInfo, Phase, check_preset
 from kernels import sha256d
 
-PRESETS = ("quick", "standard", "long")
 BLOCK_HEIGHT = 839900
 BLOCK, BLOCK_HASH = sha256d.KNOWN_BLOCKS[BLOCK_HEIGHT]
 # Nonces per step, about 100 ms at the rates measured here (a Zen 3 thread: sha-ni ~19 MH/s,
@@ -103,10 +102,7 @@ class MineWorkload:
         cls, preset: str, device_kind: str, *, threads: int | None = None, variant: str | None = None
     ) -> "MineWorkload":
         """``variant``: the CPU kernel, "sha-ni" or "simd" (default: "sha-ni" where the CPU has it)."""
-        if preset not in PRESETS:
-            raise BenchError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-        if device_kind not in ("cpu", "cuda"):
-            raise BenchError(f"unknown device kind {device_kind!r}: expected cpu or cuda")
+        check_preset(preset, device_kind)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
             raise BenchError(f"threads must be a positive integer, got {threads!r}")
         if device_kind == "cuda":

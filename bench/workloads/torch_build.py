@@ -17,17 +17,9 @@ from bench.errors import BenchError
 from kernels import transformer
 from kernels.transformer import ModelConfig
 
-PRESETS = ("quick", "standard", "long")
 STEP_FORMS = ("auto", "eager", "compiled")  # eager or torch.compile'd step; auto: the faster on CUDA
 
 T = TypeVar("T")
-
-
-def check_preset(preset: str, device_kind: str) -> None:
-    if preset not in PRESETS:
-        raise BenchError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
-    if device_kind not in ("cpu", "cuda"):
-        raise BenchError(f"unknown device kind {device_kind!r}: expected cpu or cuda")
 
 
 def check_positive(**values: int) -> None:

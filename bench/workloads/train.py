@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.workloads import torch_build
 from bench.workloads.base import BuildInfo, Phase
-from bench.workloads.torch_build import check_positive, check_preset, default_dtype, parse_dtype, shape
+from bench.workloads.base import check_preset
+from bench.workloads.torch_build import check_positive, default_dtype, parse_dtype, shape
 from kernels import peaks
 from kernels.transformer import ModelConfig, Transformer, build_model, dtype_name
 
