@@ -13,16 +13,23 @@ from bench.workloads.base import BuildInfo, Phase
 CPU = Device("cpu", None, "Test CPU")
 
 
-class FakeClock:
-    """Fake time, and an energy counter advancing at ``watts`` with it (like a hardware counter)."""
+class ManualClock:
+    """Time that moves only when the test sets ``now``."""
 
-    def __init__(self, watts: float = 100.0) -> None:
-        self.now = 1000.0
-        self.watts = watts
-        self.joules = 0.0
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
 
     def __call__(self) -> float:
         return self.now
+
+
+class FakeClock(ManualClock):
+    """Fake time, and an energy counter advancing at ``watts`` with it (like a hardware counter)."""
+
+    def __init__(self, watts: float = 100.0) -> None:
+        super().__init__(1000.0)
+        self.watts = watts
+        self.joules = 0.0
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds

@@ -17,16 +17,10 @@ from bench.meters import estimate
 from bench.meters.estimate import CpuTdp, EstimatedCpuMeter, lookup_tdp
 from bench.meters.sampler import PowerIntegrator
 from bench.meters.user import CommandPowerMeter, ConstantPowerMeter
+from tests.fakes import ManualClock
 
 CPU = Device("cpu", None, "AMD EPYC")  # this CI machine's name: no model number, so not in the TDP table
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -40,7 +34,7 @@ def no_rapl(monkeypatch, tmp_path: Path) -> None:
 
 
 def test_nested_and_overlapping_windows_are_independent() -> None:
-    clock = Clock()
+    clock = ManualClock(10.0)
     meter = ConstantPowerMeter(100.0, clock=clock)
     meter.begin("mine")
     clock.now += 1.0
@@ -64,7 +58,7 @@ def test_window_misuse_is_refused() -> None:
 
 
 def test_window_shorter_than_the_meter_minimum_is_marked() -> None:
-    clock = Clock()
+    clock = ManualClock(10.0)
     meter = EstimatedCpuMeter(
         CpuTdp(100.0, 4, "test"),
         process=SimpleNamespace(cpu_times=lambda: SimpleNamespace(user=clock.now, system=0.0)),
@@ -160,7 +154,7 @@ def test_tdp_table_matches_whole_model_numbers_only(model: str, tdp_watts) -> No
 
 
 def test_estimate_is_tdp_per_thread_times_process_cpu_seconds() -> None:
-    clock, cpu = Clock(), SimpleNamespace(user=3.0, system=1.0)
+    clock, cpu = ManualClock(10.0), SimpleNamespace(user=3.0, system=1.0)
     machine = SimpleNamespace(user=100.0, system=10.0, idle=500.0, steal=7.0)
     meter = EstimatedCpuMeter(
         CpuTdp(280.0, 128, "test"),
@@ -196,7 +190,7 @@ def test_estimate_counts_this_process_burning_a_cpu(no_rapl) -> None:
 
 
 def test_trapezoids_integrate_a_power_ramp_exactly() -> None:
-    clock, power = Clock(), {"w": 0.0}
+    clock, power = ManualClock(10.0), {"w": 0.0}
     integrator = PowerIntegrator(lambda: power["w"], 1.0, clock=clock, thread=False)
     for _ in range(10):  # 0 -> 100 W over 10 s
         clock.now += 1.0

@@ -14,6 +14,7 @@ from bench.errors import BenchError
 from bench.meters import select_meter, survey
 from bench.meters.base import MEASURED
 from bench.meters.nvml_meter import NvmlEnergyMeter, NvmlSampledMeter, open_nvml_meter
+from tests.fakes import ManualClock
 
 GPU0 = Device("cuda", 0, "Fake GPU")
 
@@ -90,13 +91,6 @@ class FakeNvml:
         return value
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def one_gpu(monkeypatch) -> tuple[FakeNvml, FakeGpu]:
@@ -139,7 +133,7 @@ def test_missing_driver_library_is_a_one_line_bench_error(one_gpu) -> None:
 
 def test_energy_counter_window_gives_joules_exact_from_millijoules(one_gpu) -> None:
     fake, gpu = one_gpu
-    clock = Clock()
+    clock = ManualClock(50.0)
     meter = NvmlEnergyMeter(nvml.open_gpu(0), clock=clock)
     meter.begin("mine/hash/0")
     gpu.energy_mj += 234_567
@@ -164,7 +158,7 @@ def test_select_meter_picks_the_energy_counter_when_the_gpu_has_one(one_gpu) -> 
 
 
 def test_counter_that_does_not_advance_is_refused_not_reported_as_zero(one_gpu) -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
         meter.begin("short")
         clock.now += 0.05
@@ -179,7 +173,7 @@ def test_without_energy_counter_power_is_sampled_and_integrated_by_trapezoids(on
     assert isinstance(meter, NvmlSampledMeter)
     meter.close()
 
-    clock = Clock()
+    clock = ManualClock(50.0)
     gpu.power_mw = 100_000
     with NvmlSampledMeter(nvml.open_gpu(0), period_s=3600.0, clock=clock) as meter:
         meter.begin("w")
@@ -196,7 +190,7 @@ def test_without_energy_counter_power_is_sampled_and_integrated_by_trapezoids(on
 
 def test_throttling_seen_at_a_window_edge_is_flagged(one_gpu) -> None:
     _fake, gpu = one_gpu
-    clock = Clock()
+    clock = ManualClock(50.0)
     with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
         meter.begin("w")
         gpu.energy_mj += 5_000

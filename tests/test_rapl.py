@@ -15,6 +15,7 @@ from bench.errors import BenchError
 from bench.meters import rapl, select_meter
 from bench.meters.base import MEASURED
 from bench.meters.rapl import RaplMeter, counter_delta_uj, discover_zones
+from tests.fakes import ManualClock
 
 CPU = Device("cpu", None, "Test CPU")
 BIG_RANGE_UJ = 262_143_328_850  # a real Intel package's max_energy_range_uj
@@ -36,13 +37,6 @@ def set_energy(zone: Path, energy_uj: int) -> None:
     os.replace(temp, zone / "energy_uj")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
 def server_tree(tmp_path: Path) -> dict[str, Path]:
@@ -63,7 +57,7 @@ def test_counter_delta_counts_across_the_wrap_at_max_energy_range() -> None:
 
 
 def test_packages_and_dram_are_summed_and_core_and_psys_left_out(tmp_path: Path, server_tree) -> None:
-    with RaplMeter(discover_zones(tmp_path), tmp_path, clock=Clock()) as meter:
+    with RaplMeter(discover_zones(tmp_path), tmp_path, clock=ManualClock(100.0)) as meter:
         meter.begin("w")
         set_energy(server_tree["pkg0"], 1_000_000 + 12_345_678)
         set_energy(server_tree["dram0"], 2_000_000 + 1_111_111)
@@ -82,7 +76,7 @@ def test_packages_and_dram_are_summed_and_core_and_psys_left_out(tmp_path: Path,
 def test_window_across_a_wraparound_is_exact_to_the_microjoule(tmp_path: Path) -> None:
     max_uj = 65_532_610_987
     zone = make_zone(tmp_path, "intel-rapl:0", "package-0", max_uj - 1_234, max_uj=max_uj)
-    clock = Clock()
+    clock = ManualClock(100.0)
     with RaplMeter(discover_zones(tmp_path), tmp_path, clock=clock) as meter:
         meter.begin("w")
         set_energy(zone, 5_678)
@@ -95,7 +89,7 @@ def test_window_across_a_wraparound_is_exact_to_the_microjoule(tmp_path: Path) -
 
 def test_nested_windows_each_get_their_own_joules(tmp_path: Path) -> None:
     zone = make_zone(tmp_path, "intel-rapl:0", "package-0", 0)
-    with RaplMeter(discover_zones(tmp_path), tmp_path, clock=Clock()) as meter:
+    with RaplMeter(discover_zones(tmp_path), tmp_path, clock=ManualClock(100.0)) as meter:
         meter.begin("workload")
         set_energy(zone, 1_000_000)
         meter.begin("workload/prefill")
@@ -180,7 +174,7 @@ def test_unreadable_counter_is_reported_with_the_chmod_fix() -> None:
 
 def test_counter_that_does_not_move_over_a_long_window_is_refused_not_zero(tmp_path: Path) -> None:
     make_zone(tmp_path, "intel-rapl:0", "package-0", 5_000)
-    clock = Clock()
+    clock = ManualClock(100.0)
     with RaplMeter(discover_zones(tmp_path), tmp_path, clock=clock) as meter:
         meter.begin("idle")
         clock.now += 2.0
