@@ -1,0 +1,370 @@
+"""Ranking merged devices: one Row per device (plus ASIC datasheet rows), one Cell per column,
+each judged against its column's best comparable row (see the package docstring for the spread rule)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from bench.devices import slugify
+from bench.energy import EnergyKind
+from bench.errors import BenchError
+from bench.stats import Spread
+
+if TYPE_CHECKING:
+    from bench.compare.merge import DeviceRuns, Provenance, WorkloadFigure
+
+MIN_WINDOWS_FOR_VERDICT = 3
+
+# Verdicts of a cell against the best comparable row of its column.
+BEST = "best"
+BEST_RUN = "best run"  # the best measured or estimated device where a datasheet row is best overall
+BEYOND_SPREAD = "beyond spread"
+WITHIN_SPREAD = "within spread"
+FEW_WINDOWS = "too few windows"
+NO_SPREAD = "no spread"  # a datasheet figure: one number, no windows
+NOT_COMPARABLE = "not comparable"
+NO_VERDICT = ""  # no value, or a column without a spread to judge by
+
+# Where a cell's energy figure came from (bench/energy.py); names kept for readers of this module.
+MEASURED = EnergyKind.MEASURED
+ESTIMATED = EnergyKind.ESTIMATED
+DATASHEET = EnergyKind.DATASHEET
+
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool
+    workload: str  # whose spread and comparability the column follows
+    ratio: bool  # a ratio to the best row means something (a positive quantity)
+    economics: bool = False
+    # False: a figure with no better direction (the flip price depends on both workloads), shown
+    # but given no best, ratio or verdict; sorting by it goes low to high.
+    ranked: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "title": self.title, "unit": self.unit,
+            "higher_is_better": self.higher_is_better if self.ranked else None, "workload": self.workload,
+        }
+
+
+EFFICIENCY_COLUMNS = (
+    Column("hashes_per_joule", "mining hashes/J", "hashes/J", True, "mine", True),
+    Column("decode_tokens_per_joule", "decode tokens/J", "tokens/J", True, "infer", True),
+    Column("train_tokens_per_joule", "training tokens/J", "tokens/J", True, "train", True),
+)
+# (column, economics row workload, economics row field), fields of ``EconomicsRow.to_dict()``.
+# Revenue per kWh, profit per watt-day and the zero-profit BTC price are monotone in the
+# workload's per-joule figure under one scenario, so they take its spread verdict.
+ECONOMICS_COLUMNS = (
+    (Column("mining_usd_per_kwh", "mining revenue $/kWh", "USD/kWh", True, "mine", True, True), "mine", "revenue_usd_per_kwh"),
+    (Column("ai_usd_per_kwh", "AI revenue $/kWh (decode tokens)", "USD/kWh", True, "infer", True, True), "infer", "revenue_usd_per_kwh"),
+    (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True), "mine", "profit_usd_per_watt_day"),
+    (Column("ai_profit_usd_per_watt_day", "AI profit $/W/day", "USD/(W*day)", True, "infer", False, True), "infer", "profit_usd_per_watt_day"),
+    (Column("breakeven_btc_usd", "break-even BTC $ (zero mining profit)", "USD/BTC", False, "mine", False, True), "mine", "breakeven.btc_usd_zero_profit"),
+    (Column("flip_btc_usd", "mining beats AI above BTC $", "USD/BTC", False, "mine", False, True, ranked=False), "mine", "breakeven.btc_usd"),
+    (Column("mining_payback_days", "mining payback days", "days", False, "mine", False, True), "mine", "payback_days"),
+    (Column("ai_payback_days", "AI payback days", "days", False, "infer", False, True), "infer", "payback_days"),
+)
+# Payback also depends on watts and the card price, so the per-joule spread cannot judge it.
+_NO_VERDICT_COLUMNS = {"mining_payback_days", "ai_payback_days"}
+
+
+def columns(with_economics: bool) -> tuple[Column, ...]:
+    extra = tuple(c for c, _, _ in ECONOMICS_COLUMNS) if with_economics else ()
+    return EFFICIENCY_COLUMNS + extra
+
+
+def column_keys(with_economics: bool = True) -> list[str]:
+    return [c.key for c in columns(with_economics)]
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None
+    ratio_to_best: float | None = None
+    verdict: str = NO_VERDICT
+    note: str = ""  # why not comparable, or why there is no value
+    energy_kind: str | None = None  # MEASURED, ESTIMATED or DATASHEET
+    energy_source: str | None = None
+    spread: Spread | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "ratio_to_best": self.ratio_to_best,
+            "verdict": self.verdict,
+            "note": self.note,
+            "energy_kind": self.energy_kind,
+            "energy_source": self.energy_source,
+            "spread": self.spread.to_dict() if self.spread else None,
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    slug: str
+    kind: str  # "cpu", "cuda" or "asic"
+    cells: dict[str, Cell]
+    files: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    economics: tuple[dict[str, Any], ...] = ()  # the full economics rows behind the money cells
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.label,
+            "slug": self.slug,
+            "kind": self.kind,
+            "files": list(self.files),
+            "hosts": list(self.hosts),
+            "notes": list(self.notes),
+            "cells": {key: cell.to_dict() for key, cell in self.cells.items()},
+            "economics": list(self.economics),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    sort_key: str
+    notes: tuple[str, ...] = ()
+    inputs: dict[str, Any] = field(default_factory=dict)  # scenario and other named inputs
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "joulebench-comparison",
+            "format_version": 1,
+            "sort": self.sort_key,
+            "spread_rule": "beyond spread = the [min, max] ranges over all windows do not overlap",
+            "columns": [c.to_dict() for c in self.columns],
+            "rows": [r.to_dict() for r in self.rows],
+            "notes": list(self.notes),
+            "inputs": self.inputs,
+        }
+
+
+def build_comparison(
+    devices: Sequence[DeviceRuns],
+    *,
+    economics: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    asics: Sequence[Mapping[str, Any]] = (),
+    sort_key: str = "hashes_per_joule",
+    inputs: Mapping[str, Any] | None = None,
+) -> Comparison:
+    """Rank devices by ``sort_key`` (best first) and judge every cell against its column's best.
+
+    ``economics``: per device slug, the dicts of its economics rows (``EconomicsRow.to_dict()``),
+    one per workload. ``asics``: datasheet rows with ``name``, ``hashes_per_joule`` and the same
+    economics fields, shown with energy kind "datasheet".
+    """
+    cols = columns(economics is not None)
+    keys = [c.key for c in cols]
+    if sort_key not in keys:
+        raise BenchError(f"unknown sort column {sort_key!r}: expected one of {', '.join(keys)}")
+    raw = [_device_row(d, (economics or {}).get(d.slug, ())) for d in devices]
+    raw += [_asic_row(a) for a in asics]
+    notes: list[str] = []
+    judged = _judge(cols, raw, notes)
+    sort_column = next(c for c in cols if c.key == sort_key)
+    ordered = sorted(judged, key=lambda row: _sort_value(row.cells[sort_key], sort_column))
+    return Comparison(cols, tuple(ordered), sort_key, tuple(notes), dict(inputs or {}))
+
+
+def _sort_value(cell: Cell, column: Column) -> tuple[int, float]:
+    if cell.value is None:
+        return (1, 0.0)
+    return (0, -cell.value if column.higher_is_better and column.ranked else cell.value)
+
+
+@dataclass
+class _RawRow:
+    label: str
+    slug: str
+    kind: str
+    values: dict[str, float | None]
+    figures: dict[str, WorkloadFigure]  # by workload; empty for ASICs
+    missing: dict[str, str]  # workload or column key -> why no figure
+    files: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    datasheet: bool = False
+    economics: tuple[dict[str, Any], ...] = ()
+
+
+def _device_row(device: DeviceRuns, economics_rows: Sequence[Mapping[str, Any]]) -> _RawRow:
+    values: dict[str, float | None] = {}
+    for column in EFFICIENCY_COLUMNS:
+        figure = device.figures.get(column.workload)
+        values[column.key] = figure.per_joule if figure else None
+    by_workload = {str(r.get("workload")): r for r in economics_rows}
+    missing = dict(device.not_run)
+    for column, workload, path in ECONOMICS_COLUMNS:
+        economics_row = by_workload.get(workload)
+        values[column.key] = _lookup(economics_row, path)
+        if values[column.key] is None and economics_row is not None:
+            missing[column.key] = _why_no_money(column, economics_row)
+    notes = []
+    if device.partial:
+        notes.append("partial run: some workloads did not finish")
+    notes += [f"{w} {why}" for w, why in device.not_run.items()]
+    for economics_row in economics_rows:
+        notes += [f"{economics_row.get('workload')} economics: {n}" for n in economics_row.get("notes") or ()]
+    return _RawRow(
+        device.label, device.slug, device.kind, values, dict(device.figures), missing,
+        device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(dict(r) for r in economics_rows),
+    )
+
+
+def _why_no_money(column: Column, economics_row: Mapping[str, Any]) -> str:
+    if column.key.endswith("payback_days"):
+        return "no card price (--card-price)" if economics_row.get("card_usd") is None else "profit not positive"
+    return "not computed for this workload"
+
+
+def _asic_row(asic: Mapping[str, Any]) -> _RawRow:
+    values: dict[str, float | None] = {c.key: None for c in EFFICIENCY_COLUMNS}
+    values["hashes_per_joule"] = _lookup(asic, "hashes_per_joule")
+    for column, workload, path in ECONOMICS_COLUMNS:
+        values[column.key] = _lookup(asic, path) if workload == "mine" else None
+    name = str(asic.get("name", "ASIC"))
+    source = asic.get("source_detail") or asic.get("source")
+    notes = (str(source),) if source else ("datasheet figures",)
+    return _RawRow(name, "asic-" + slugify(name), "asic", values, {}, {}, notes=notes, datasheet=True,
+                   economics=(dict(asic),))
+
+
+def _lookup(row: Mapping[str, Any] | None, path: str) -> float | None:
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _judge(cols: Sequence[Column], raw: list[_RawRow], notes: list[str]) -> list[Row]:
+    cells: list[dict[str, Cell]] = [{} for _ in raw]
+    for workload in dict.fromkeys(c.workload for c in cols):
+        reference = _reference_provenance(workload, raw)
+        if reference is not None and _has_mixed_groups(workload, raw):
+            holders = [r.label for r in raw if workload in r.figures and not reference.differences(r.figures[workload].provenance)]
+            notes.append(f"{workload}: compared against the runs of {', '.join(holders)}; others are marked not comparable")
+        kinds = {r.figures[workload].energy_kind for r in raw if workload in r.figures}
+        if len(kinds) > 1:
+            notes.append(f"{workload}: mixes measured and estimated energy; ratios between them carry the estimate's error")
+        for column in (c for c in cols if c.workload == workload):
+            for i, row in enumerate(raw):
+                cells[i][column.key] = _base_cell(row, column, reference)
+            _rank_column(column, raw, cells)
+    return [
+        Row(r.label, r.slug, r.kind, cells[i], r.files, r.hosts, r.notes, r.economics) for i, r in enumerate(raw)
+    ]
+
+
+def _reference_provenance(workload: str, raw: list[_RawRow]) -> Provenance | None:
+    """The provenance most devices share for ``workload`` (ties: the first device given)."""
+    groups: dict[Provenance, int] = {}
+    for row in raw:
+        if workload in row.figures:
+            p = row.figures[workload].provenance
+            groups[p] = groups.get(p, 0) + 1
+    if not groups:
+        return None
+    return max(groups, key=lambda p: groups[p])  # max keeps the first of equal counts
+
+
+def _has_mixed_groups(workload: str, raw: list[_RawRow]) -> bool:
+    return len({r.figures[workload].provenance for r in raw if workload in r.figures}) > 1
+
+
+def _base_cell(row: _RawRow, column: Column, reference: Provenance | None) -> Cell:
+    value = row.values.get(column.key)
+    if row.datasheet:
+        if value is None:
+            return Cell(None)
+        return Cell(value, verdict=NO_SPREAD, energy_kind=DATASHEET, energy_source=row.notes[0] if row.notes else None)
+    figure = row.figures.get(column.workload)
+    if figure is None:
+        return Cell(None, note=row.missing.get(column.workload, "not run"))
+    if value is None:
+        return Cell(None, note=row.missing.get(column.key, "no economics for this workload"))
+    # This row's own value first: "preset long vs quick" reads as "this row ran long, the others quick".
+    reasons = figure.provenance.differences(reference) if reference is not None else []
+    return Cell(
+        value,
+        verdict=NOT_COMPARABLE if reasons else NO_VERDICT,
+        note="; ".join(reasons),
+        energy_kind=figure.energy_kind,
+        energy_source=figure.energy_source,
+        # Only columns proportional to per-joule figures can carry its spread rescaled.
+        spread=_scaled_spread(figure, value) if column.ratio else None,
+    )
+
+
+def _scaled_spread(figure: WorkloadFigure, value: float) -> Spread | None:
+    """The per-joule spread, rescaled to a column proportional to per-joule figures."""
+    s = figure.per_joule_spread
+    if not s.median:
+        return None
+    k = value / s.median
+    lo, hi = sorted((s.min * k, s.max * k))
+    q1, q3 = sorted((s.q1 * k, s.q3 * k))
+    return Spread(median=value, min=lo, max=hi, q1=q1, q3=q3, n=s.n)
+
+
+def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]]) -> None:
+    if not column.ranked:
+        return
+    candidates = [
+        i for i, row in enumerate(raw)
+        if cells[i][column.key].value is not None and cells[i][column.key].verdict != NOT_COMPARABLE
+    ]
+    if not candidates:
+        return
+    pick = max if column.higher_is_better else min
+    best_index = pick(candidates, key=lambda i: cells[i][column.key].value)
+    best = cells[best_index][column.key]
+    # Spread verdicts need a spread on both sides: datasheet rows have none, so runs are judged
+    # against the best run, which is the best row unless a datasheet row beats it.
+    runs = [i for i in candidates if not raw[i].datasheet]
+    best_run = pick(runs, key=lambda i: cells[i][column.key].value) if runs else None
+    for i in candidates:
+        cell = cells[i][column.key]
+        ratio = cell.value / best.value if column.ratio and best.value and best.value > 0 and cell.value > 0 else None
+        if i == best_index:
+            verdict = BEST
+        elif column.key in _NO_VERDICT_COLUMNS:
+            verdict = NO_VERDICT
+        elif raw[i].datasheet:
+            verdict = NO_SPREAD
+        elif i == best_run:
+            verdict = BEST_RUN
+        else:
+            verdict = significance(
+                raw[best_run].figures[column.workload].per_joule_spread, raw[i].figures[column.workload].per_joule_spread
+            )
+        cells[i][column.key] = Cell(
+            cell.value, ratio, verdict, cell.note, cell.energy_kind, cell.energy_source, cell.spread
+        )
+
+
+def significance(a: Spread, b: Spread) -> str:
+    """Whether two spreads of per-joule figures are apart by more than their run-to-run spread."""
+    if a.n < MIN_WINDOWS_FOR_VERDICT or b.n < MIN_WINDOWS_FOR_VERDICT:
+        return FEW_WINDOWS
+    apart = a.max < b.min or b.max < a.min
+    return BEYOND_SPREAD if apart else WITHIN_SPREAD
