@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import math
 import signal
-import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import results, storage
+from bench import results, storage, termination
 from bench.devices import Device
 from bench.errors import BenchError
 from bench.meters.base import Meter, Measurement
@@ -365,38 +364,8 @@ class RunInterrupted(Exception):
         return 128 + self.signum
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the run is, so it unwinds like Ctrl-C."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
 class SaveFailed(BenchError):
     """The result file could not be written; the message says where the document went instead."""
-
-
-_HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(signum)
-
-
-def _install_signal_handlers() -> dict[int, Any]:
-    """SIGTERM/SIGHUP raise Terminated (main thread only: Python allows handlers nowhere else)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    previous = {}
-    for signum in _HANDLED_SIGNALS:
-        previous[signum] = signal.signal(signum, _raise_terminated)
-    return previous
-
-
-def _restore_signal_handlers(previous: dict[int, Any]) -> None:
-    for signum, handler in previous.items():
-        signal.signal(signum, handler)
 
 
 def run(
@@ -441,12 +410,12 @@ def run(
             ) from None
         saved = True
 
-    previous_handlers = _install_signal_handlers()
+    previous_handlers = termination.install_handlers()
     try:
         return _run(document, workloads, device, meter, protocol, save, lambda: path if saved else None,
                     progress=progress, clock=clock, sleep=sleep)
     finally:
-        _restore_signal_handlers(previous_handlers)
+        termination.restore_handlers(previous_handlers)
 
 
 def _run(
@@ -482,10 +451,7 @@ def _run(
         signum = getattr(interrupt, "signum", signal.SIGINT)
         by = f" by {signal.Signals(signum).name}" if signum != signal.SIGINT else ""
         document["partial_reason"] = f"interrupted{by} during {current}"
-        # A second signal while saving must not cut the save short.
-        for handled in _HANDLED_SIGNALS:
-            if threading.current_thread() is threading.main_thread():
-                signal.signal(handled, signal.SIG_IGN)
+        termination.ignore_further()  # a second signal must not cut the save short
         if document["workloads"]:
             save()
         raise RunInterrupted(saved_path(), document, signum) from None
