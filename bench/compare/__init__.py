@@ -11,7 +11,7 @@ reads the files and renders). merge.py, rank.py and render.py hold the steps. Th
    ``Cell`` per column. Each column declares its unit and whether higher is better. A cell
    carries its ratio to the best comparable row and a verdict on whether its difference from
    that row is larger than the run-to-run spread. Rows whose workload came from other code, an
-   other preset or schema version, or another model are marked not comparable, with the reason.
+   other preset or another model are marked not comparable, with the reason.
 
 Spread rule: two figures differ "beyond spread" when their [min, max] ranges over all windows
 do not overlap, i.e. the worse device's best window is still worse than the better device's

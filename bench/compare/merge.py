@@ -31,7 +31,6 @@ class Loaded:
 class Provenance:
     """What must match for two figures of one workload to be compared."""
 
-    schema_version: Any
     preset: Any
     source_sha256: Any
     work: tuple[tuple[str, str], ...]  # work-defining config items, values as JSON text
@@ -39,8 +38,6 @@ class Provenance:
     def differences(self, other: "Provenance") -> list[str]:
         """Human reasons why ``self`` and ``other`` differ; empty when they match."""
         reasons = []
-        if self.schema_version != other.schema_version:
-            reasons.append(f"schema_version {self.schema_version} vs {other.schema_version}")
         if self.preset != other.preset:
             reasons.append(f"preset {self.preset} vs {other.preset}")
         if self.source_sha256 != other.source_sha256:
@@ -181,7 +178,6 @@ def _provenance(document: dict[str, Any], entry: dict[str, Any]) -> Provenance:
         (key, json.dumps(config.get(key), sort_keys=True)) for key in _work_defining_config(entry["name"])
     )
     return Provenance(
-        schema_version=document.get("schema_version"),
         preset=(document.get("protocol") or {}).get("preset"),
         source_sha256=entry.get("source_sha256"),
         work=work,
