@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from bench.errors import BenchError
 from bench.market import Scenario
+from bench.units import fmt, si
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -415,40 +416,11 @@ def _model_class_notes(config: Mapping[str, Any], scenario: Scenario) -> tuple[s
 # Tables (rich objects; printing is the caller's)
 
 
-def fmt(value: float | None, *, money: bool = False) -> str:
-    """Short human number: 3 significant digits, thousands separated, millions and up as M/B/T;
-    '-' for none. Tables only: JSON output carries the full values."""
-    if value is None or not math.isfinite(value):
-        return "-"
-    magnitude = abs(value)
-    if magnitude >= 1e6:
-        scale, suffix = next((s, x) for s, x in ((1e12, "T"), (1e9, "B"), (1e6, "M")) if magnitude >= s)
-        text = f"{magnitude / scale:.3g}{suffix}"
-    elif magnitude >= 1000:
-        text = f"{magnitude:,.0f}"
-    elif magnitude == 0 or magnitude >= 0.01:
-        text = f"{magnitude:.3g}"
-    else:
-        text = f"{magnitude:.2g}"
-    return ("-" if value < 0 else "") + ("$" if money else "") + text
-
-
-_SI = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def fmt_si(value: float) -> str:
-    """3 significant digits with an SI prefix: 7.41e10 -> '74.1 G'."""
-    for scale, prefix in _SI:
-        if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}"
-    return f"{value:.3g} "
-
-
 def _efficiency(row: EconomicsRow) -> str:
     if row.hashes_per_joule is not None:
-        return f"{fmt_si(row.hashes_per_joule)}H/J"
+        return f"{si(row.hashes_per_joule)}H/J"
     assert row.tokens_per_joule is not None
-    return f"{fmt_si(row.tokens_per_joule)}tok/J"
+    return f"{si(row.tokens_per_joule)}tok/J"
 
 
 def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType:

@@ -10,17 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-
-
-def si(value: float | None, digits: int = 3) -> str:
-    """1234567 -> '1.23 M'; keeps tables readable across hashes (1e9/s) and tokens (1e1/s)."""
-    if value is None:
-        return "-"
-    for factor, prefix in _PREFIXES:
-        if abs(value) >= factor:
-            return f"{value / factor:.{digits}g} {prefix}"
-    return f"{value:.{digits}g} "
+from bench.units import si
 
 
 class _RunProgress:

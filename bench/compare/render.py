@@ -7,13 +7,8 @@ import json
 from typing import Any
 
 from bench.compare.rank import BEST, NOT_COMPARABLE, Cell, Column, Comparison
+from bench.units import format_number
 
-
-
-def format_number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}"
 
 
 def describe_cell(cell: Cell, column: Column) -> str:
