@@ -429,12 +429,13 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
     from rich import box
     from rich.console import Group
     from rich.table import Table
+    from rich.markup import escape
     from rich.text import Text
 
     def table(title: str, headers: tuple[str, ...]) -> Table:
-        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        t = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for header in headers:
-            t.add_column(header, justify="left" if header in ("row", "energy") else "right",
+            t.add_column(escape(header), justify="left" if header in ("row", "energy") else "right",
                          min_width=12 if header == "row" else None)
         return t
 
@@ -456,9 +457,9 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
                     ("row", "revenue $/kWh", "profit $/kWh", "profit $/kW/d", "flip BTC $", "zero-profit BTC $",
                      "b/e $/kWh", "payback d"))
     for row in rows:
-        name = label(row)
+        name = escape(label(row))
         per_day.add_row(
-            name, row.source, fmt(row.watts), _efficiency(row), fmt(row.revenue_usd_per_day, money=True),
+            name, escape(row.source), fmt(row.watts), _efficiency(row), fmt(row.revenue_usd_per_day, money=True),
             fmt(row.electricity_usd_per_day, money=True), fmt(row.profit_usd_per_day, money=True),
         )
         per_kwh.add_row(
@@ -486,16 +487,17 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
 
 def render_inputs(scenario: Scenario) -> Table:
     """Every market input with its unit, date and source."""
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Market inputs, scenario {scenario.name}", title_justify="left")
+    table = Table(title=escape(f"Market inputs, scenario {scenario.name}"), title_justify="left")
     for header in ("input", "value", "unit", "date", "source"):
         table.add_column(header, overflow="fold")
     for key, value in scenario.values.items():
-        table.add_row(key, f"{value.value:g}", value.unit, value.date, value.source)
+        table.add_row(*(escape(cell) for cell in (key, f"{value.value:g}", value.unit, value.date, value.source)))
     if scenario.published_hashprice is not None:
         published = scenario.published_hashprice
-        table.caption = (f"published hashprice for {published.date}: ${published.value:g}/PH/s/day "
+        table.caption = escape(f"published hashprice for {published.date}: ${published.value:g}/PH/s/day "
                          f"({published.source}); computed from these inputs: "
                          f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}")
         table.caption_justify = "left"

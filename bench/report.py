@@ -12,12 +12,13 @@ whether its energy was measured (and by what) or estimated (and from what).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from bench.compare import (
     BEST, BEST_RUN, NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number,
@@ -91,11 +92,26 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _plain_text(plot: Callable[..., Plot]) -> Callable[..., Plot]:
+    """Draw with mathtext off: device names and other data are drawn as written, never parsed
+    (a name holding "$...$" would otherwise be typeset, or crash the renderer)."""
+
+    @functools.wraps(plot)
+    def wrapper(*args: Any, **kwargs: Any) -> Plot:
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
 def _marker_face(energy_kind: str, color: Any) -> Any:
     # Filled marks are measured; hollow marks are estimates, so an estimate never looks measured.
     return color if energy_kind == "measured" else "none"
 
 
+@_plain_text
 def plot_efficiency_scatter(devices: Sequence[DeviceRuns]) -> Plot:
     """Hashes/J against decode tokens/J, one point per device, whiskers over all windows."""
     drawn = [d for d in devices if "mine" in d.figures and "infer" in d.figures]
@@ -130,6 +146,7 @@ def plot_efficiency_scatter(devices: Sequence[DeviceRuns]) -> Plot:
     return Plot("scatter", "Hashes per joule against tokens per joule", _png(figure), caption, missing)
 
 
+@_plain_text
 def plot_revenue_vs_btc(
     curves: Sequence[RevenueCurve], power_cost_usd_per_kwh: float | None, btc_usd_now: float | None = None,
 ) -> Plot:
@@ -177,6 +194,7 @@ def plot_revenue_vs_btc(
     return Plot("revenue", title, _png(figure), caption, "; ".join(off_chart))
 
 
+@_plain_text
 def plot_workload_bars(devices: Sequence[DeviceRuns]) -> Plot:
     """Per workload, one bar per device (median) with whiskers over all windows."""
     workloads = [w for w in WORKLOAD_TITLES if any(w in d.figures for d in devices)]

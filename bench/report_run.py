@@ -43,13 +43,13 @@ def print_summary(console: Console, document: dict[str, Any]) -> None:
     """One row per phase: rate, power, work per joule, all medians with min-max; energy sources below."""
     title = (f"{document['device']['name']} - preset {document['protocol']['preset']}: "
              f"median \\[min-max] of {document['protocol']['windows']} windows")
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy"):
         table.add_column(column, justify="left" if column in ("workload", "phase", "energy") else "right")
     sources: list[str] = []
     for workload in document["workloads"]:
         if workload["status"] != "ok":
-            table.add_row(workload["name"], "-", "[red]failed[/]", "", "", "", escape(workload.get("error", "")))
+            table.add_row(escape(workload["name"]), "-", "[red]failed[/]", "", "", "", escape(workload.get("error", "")))
             continue
         for phase in workload["phases"]:
             spread = phase["spread"]
@@ -58,13 +58,13 @@ def print_summary(console: Console, document: dict[str, Any]) -> None:
                 sources.append(phase["energy_source"])
             rates = spread["rate_per_s"]
             table.add_row(
-                workload["name"],
-                phase["name"],
-                f"{si(phase['rate_per_s'])}{phase['unit']} [{si(rates['min']).strip()}-{si(rates['max']).strip()}]",
+                escape(workload["name"]),
+                escape(phase["name"]),
+                escape(f"{si(phase['rate_per_s'])}{phase['unit']} [{si(rates['min']).strip()}-{si(rates['max']).strip()}]"),
                 f"{phase['watts']:.1f} [{spread['watts']['min']:.1f}-{spread['watts']['max']:.1f}]",
-                f"{si(phase['per_joule'])}{phase['unit']}",
+                escape(f"{si(phase['per_joule'])}{phase['unit']}"),
                 si(above).strip() if above is not None else "-",
-                f"{phase['energy_kind']} [{sources.index(phase['energy_source']) + 1}]",
+                escape(f"{phase['energy_kind']} [{sources.index(phase['energy_source']) + 1}]"),
             )
     console.print(table)
     for number, source in enumerate(sources, 1):
@@ -88,7 +88,8 @@ def print_economics(console: Console, document: dict[str, Any]) -> None:
     rows = rows_from_result(document, scenario)
     if rows:
         console.print(render_table(rows, scenario))
-        console.print(f"market inputs: scenario {scenario.name}; their dates and sources: bench economics --scenario {scenario.name}")
+        console.print(escape(f"market inputs: scenario {scenario.name}; their dates and sources: "
+                             f"bench economics --scenario {scenario.name}"))
 
 
 def device_listing() -> dict[str, Any]:
@@ -126,12 +127,12 @@ def print_devices(console: Console, listing: dict[str, Any]) -> None:
     for device in listing["devices"]:
         for i, meter in enumerate(device["meters"]):
             table.add_row(
-                device["device"] if i == 0 else "",
-                device["name"] if i == 0 else "",
-                meter["meter"],
+                escape(device["device"]) if i == 0 else "",
+                escape(device["name"]) if i == 0 else "",
+                escape(meter["meter"]),
                 "[green]yes[/]" if meter["usable"] else "[red]no[/]",
                 escape(meter.get("reason") or ""),
             )
     console.print(table)
     for note in listing["notes"]:
-        console.print(f"note: {note}")
+        console.print(escape(f"note: {note}"))

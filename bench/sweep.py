@@ -208,6 +208,13 @@ def save_plot(result: SweepResult, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Mathtext off: row names come from result files and are drawn as written, never parsed.
+    with matplotlib.rc_context({"text.parse_math": False}):
+        _draw(plt, result, path)
+    return path
+
+
+def _draw(plt: Any, result: SweepResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 6))
     try:
         positive = [v for curve in result.revenue_usd_per_kwh.values() for v in curve if v > 0]
@@ -241,4 +248,3 @@ def save_plot(result: SweepResult, path: Path) -> Path:
         fig.savefig(path, dpi=120)
     finally:
         plt.close(fig)
-    return path

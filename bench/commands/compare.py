@@ -181,12 +181,12 @@ def rich_table(comparison: Comparison, scenario: Any):
 
     from bench.economics import scenario_hashprice_usd_per_phs_day
 
-    table = Table(title=f"Devices compared, sorted by {comparison.column(comparison.sort_key).title}, best first",
+    table = Table(title=_escape(f"Devices compared, sorted by {comparison.column(comparison.sort_key).title}, best first"),
                   title_justify="left")
     table.add_column("device", overflow="fold")
     for column in comparison.columns:
-        table.add_column(f"{column.title}\n({column.unit}" + (
-            f", {'higher' if column.higher_is_better else 'lower'} better)" if column.ranked else ")"),
+        table.add_column(_escape(f"{column.title}\n({column.unit}" + (
+            f", {'higher' if column.higher_is_better else 'lower'} better)" if column.ranked else ")")),
             justify="right", overflow="fold")
     for row in comparison.rows:
         cells = []
@@ -196,7 +196,7 @@ def rich_table(comparison: Comparison, scenario: Any):
             style = "green" if cell.verdict in ("best", "best run") else "dim" if cell.verdict == NOT_COMPARABLE else ""
             cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
         files = f"\n{len(row.files)} file(s)" if row.files else ""
-        table.add_row(f"{_escape(row.label)}\n[dim]{row.kind}{files}[/]", *cells)
+        table.add_row(f"{_escape(row.label)}\n[dim]{_escape(row.kind + files)}[/]", *cells)
     caption = [
         "±: half the lowest-to-highest window range; xN: ratio to the best comparable row; beyond spread: "
         "the two devices' window ranges do not overlap (within spread: they do). (measured)/(estimated): energy source.",

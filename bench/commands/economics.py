@@ -165,10 +165,10 @@ def economics(
         console.print("no device figures given: pass result files, or --hashrate/--tokens-per-s with --watts")
     if sweep_result is not None:
         for crossing in sweep_result.crossovers:
-            console.print(f"{crossing.kind}: {crossing.note}")
+            console.print(f"{crossing.kind}: {crossing.note}", markup=False, highlight=False)
         if not sweep_result.crossovers:
             console.print(f"no crossing between {sweep_args[1]:g} and {sweep_args[2]:g} {sweep_result.unit}")
-        console.print("saved " + ", ".join(str(f) for f in files))
+        console.print("saved " + ", ".join(str(f) for f in files), markup=False, highlight=False)
     return 0
 
 
