@@ -232,6 +232,15 @@ def _log_if_wide(ax, axis: str, values: Sequence[float]) -> None:
     positive = [v for v in values if v and v > 0]
     if len(positive) >= 2 and max(positive) / min(positive) > 30:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        plain_log_ticks(ax.xaxis if axis == "x" else ax.yaxis)
+
+
+def plain_log_ticks(axis) -> None:
+    """Log-axis tick labels without mathtext (the plots draw with it off): 0.01, 1, 1e+06."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _colors(n: int) -> list[Any]:

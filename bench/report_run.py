@@ -42,7 +42,7 @@ def progress_bars(console: Console, names: list[str]) -> Iterator[_RunProgress]:
 def print_summary(console: Console, document: dict[str, Any]) -> None:
     """One row per phase: rate, power, work per joule, all medians with min-max; energy sources below."""
     title = (f"{document['device']['name']} - preset {document['protocol']['preset']}: "
-             f"median \\[min-max] of {document['protocol']['windows']} windows")
+             f"median [min-max] of {document['protocol']['windows']} windows")
     table = Table(title=escape(title))
     for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy"):
         table.add_column(column, justify="left" if column in ("workload", "phase", "energy") else "right")
