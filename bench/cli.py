@@ -177,7 +177,14 @@ def devices(as_json: bool) -> int:
 
     from bench import report_run
 
+    from bench.devices import cuda_compiler_pieces
+
     listing = report_run.device_listing()
+    # What the CUDA mining kernel compiles and runs with: listed as notes, so the table shows them.
+    listing["cuda_compiler"] = [piece.to_dict() for piece in cuda_compiler_pieces()]
+    for piece in listing["cuda_compiler"]:
+        state = f"{piece['version']} at {piece['where']}" if piece["found"] else f"not found: {piece['where']}"
+        listing["notes"].append(f"CUDA compiler piece {piece['name']}: {state}")
     if as_json:
         click.echo(json.dumps(listing, indent=2))
     else:

@@ -204,8 +204,7 @@ class Gpu:
             "cuda_index": self.cuda_index,
             "index_mapping": self.mapping,
             "driver_version": _text(_call("nvmlSystemGetDriverVersion")),
-            # NVML gives e.g. 12020 for CUDA 12.2.
-            "cuda_driver_version": None if cuda_version is None else f"{cuda_version // 1000}.{cuda_version % 1000 // 10}",
+            "cuda_driver_version": _cuda_version_text(cuda_version),
             **self.state(),
             "memory_total_bytes": None if memory is None else int(memory.total),
             "mig_mode": self.mig_mode(),
@@ -236,6 +235,23 @@ def gpu_snapshot(index: int) -> dict[str, Any]:
         return gpu.snapshot()
     finally:
         gpu.close()
+
+
+def _cuda_version_text(version: int | None) -> str | None:
+    # NVML gives e.g. 12020 for CUDA 12.2.
+    return None if version is None else f"{version // 1000}.{version % 1000 // 10}"
+
+
+def driver_versions() -> tuple[str, str | None]:
+    """The NVIDIA driver's version and the CUDA version it supports (None where NVML cannot say)."""
+    _call("nvmlInit")
+    try:
+        return _text(_call("nvmlSystemGetDriverVersion")), _cuda_version_text(_optional("nvmlSystemGetCudaDriverVersion"))
+    finally:
+        try:
+            _call("nvmlShutdown")
+        except NvmlError:
+            pass
 
 
 def gpu_count() -> int:

@@ -61,6 +61,10 @@ class WorkloadKind:
 def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
     from bench.workloads.mine import MineWorkload
 
+    if device_kind == "cuda":  # before anything is measured: the kernel cannot compile without them
+        from bench.devices import require_cuda_compiler
+
+        require_cuda_compiler()
     return MineWorkload.for_preset(preset, device_kind, threads=options.threads)
 
 
