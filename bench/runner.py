@@ -24,7 +24,7 @@ from bench.devices import Device
 from bench.errors import BenchError
 from bench.meters.base import Meter, Measurement
 from bench.stats import spread
-from bench.workloads.base import Phase, Workload
+from bench.workloads.base import Phase, Workload, release
 
 
 @dataclass(frozen=True)
@@ -445,6 +445,10 @@ def _run(
                 raise
             except Exception as exc:  # recorded in the file; the run goes on with the next workload
                 entry = failed_entry(workload, exc)
+            # Free it before the next one builds, and record what stays in use (build details).
+            released = release(workload, device)
+            if entry["status"] == "ok":
+                entry["build"]["memory_after_teardown"] = released
             document["workloads"].append(entry)
             save()
     except KeyboardInterrupt as interrupt:

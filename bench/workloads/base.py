@@ -52,6 +52,53 @@ class Workload(Protocol):
     def check(self) -> dict[str, Any]:
         """Self-check after measuring; raise WorkloadCheckFailed on a wrong result."""
 
+    def close(self) -> None:
+        """Optional: drop every reference to what build allocated (model, caches, optimizer state,
+        compiled functions), so ``release`` can free it before the next workload builds. A
+        workload holding nothing big (mine) need not define it."""
+
+
+def release(workload: Workload, device: "Device") -> dict[str, Any]:  # noqa: F821
+    """Free what ``workload`` holds and say how much memory is still in use after.
+
+    Called by the runner after every workload, failed ones included: llama-8b's weights and KV
+    cache would otherwise leave train no room on the same card. Never raises; a failure to free
+    is recorded, not fatal.
+    """
+    import gc
+    import sys
+
+    notes: dict[str, Any] = {}
+    close = getattr(workload, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception as exc:  # noqa: BLE001 - the next workload must still run
+            notes["close_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    torch = sys.modules.get("torch")  # a run that never imported torch has nothing of torch to free
+    try:
+        if torch is not None:
+            torch._dynamo.reset()  # compiled graphs and, on CUDA, the CUDA-graph trees' memory pools
+        gc.collect()
+        if device.kind == "cuda" and torch is not None:
+            torch.cuda.synchronize(device.index)
+            torch.cuda.empty_cache()
+            free_bytes, total_bytes = torch.cuda.mem_get_info(device.index)
+            notes.update(
+                device_bytes_in_use=total_bytes - free_bytes,  # every process and context on the GPU
+                torch_allocated_bytes=torch.cuda.memory_allocated(device.index),
+                torch_reserved_bytes=torch.cuda.memory_reserved(device.index),
+                basis="cudaMemGetInfo (total - free) after dynamo reset, gc and empty_cache",
+            )
+        else:
+            import psutil
+
+            notes.update(process_rss_bytes=psutil.Process().memory_info().rss,
+                         basis="this process's resident memory after dynamo reset and gc")
+    except Exception as exc:  # noqa: BLE001 - a GPU error here shows again in the next build
+        notes["release_error"] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    return notes
+
 
 def check_preset(preset: str, device_kind: str) -> None:
     """Refuse a preset the runner's table does not name, or a device kind no workload runs on."""

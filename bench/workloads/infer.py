@@ -241,6 +241,12 @@ class InferWorkload:
         positions = self._decoder.positions
         return lambda ids, i: compiled(ids, positions[i:i + 1])
 
+    def close(self) -> None:
+        """Drop model, KV cache and compiled decode (the runner then frees them)."""
+        if self._model is not None:
+            self._model.drop_cache()
+        self._model = self._decoder = self._reference_ids = None
+
     # -- derived figures ---------------------------------------------------------------------
     def _prefill_figures(self, tokens_per_s: float) -> dict[str, Any]:
         batch = self._decoder.batch

@@ -197,6 +197,10 @@ class TrainWorkload:
             **peaks.mfu(tokens_per_s * flops_per_token, self._device_name, dtype_name(self.dtype)),
         }
 
+    def close(self) -> None:
+        """Drop model, gradients, AdamW state and compiled forward (the runner then frees them)."""
+        self._trainer = None
+
     def check(self) -> dict[str, Any]:
         """The loss must be finite (a NaN or inf means the step is broken, not slow)."""
         if self._trainer is None:
