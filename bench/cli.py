@@ -80,6 +80,7 @@ def run(
     from bench import fingerprint, report_run, runner
     from bench.devices import resolve_device
     from bench.meters import select_meter
+    from bench.results import parse_result
     from bench.storage import new_result_path
     from bench.workloads import make_workload
 
@@ -127,8 +128,9 @@ def run(
                 raise
     finally:
         meter.close()
-    report_run.print_summary(console, document)
-    report_run.print_economics(console, document)
+    result = parse_result(document, str(path))
+    report_run.print_summary(console, result)
+    report_run.print_economics(console, result)
     # One unwrapped line, not rich markup: scripts and users copy the path from it.
     console.print(f"saved {document['status']} result to {path}", markup=False, highlight=False, soft_wrap=True)
     if as_json:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.result_model import Result
 from bench.units import si
 
 
@@ -39,53 +40,54 @@ def progress_bars(console: Console, names: list[str]) -> Iterator[_RunProgress]:
         yield bars
 
 
-def print_summary(console: Console, document: dict[str, Any]) -> None:
+def print_summary(console: Console, result: Result) -> None:
     """One row per phase: rate, power, work per joule, all medians with min-max; energy sources below."""
-    title = (f"{document['device']['name']} - preset {document['protocol']['preset']}: "
-             f"median [min-max] of {document['protocol']['windows']} windows")
+    title = (f"{result.device.name} - preset {result.protocol.preset}: "
+             f"median [min-max] of {result.protocol.details.get('windows')} windows")
     table = Table(title=escape(title))
     for column in ("workload", "phase", "rate /s", "watts", "per joule", "above idle /J", "energy"):
         table.add_column(column, justify="left" if column in ("workload", "phase", "energy") else "right")
     sources: list[str] = []
-    for workload in document["workloads"]:
-        if workload["status"] != "ok":
-            table.add_row(escape(workload["name"]), "-", "[red]failed[/]", "", "", "", escape(workload.get("error", "")))
+    for workload in result.workloads:
+        if not workload.ok:
+            table.add_row(escape(workload.name), "-", "[red]failed[/]", "", "", "", escape(workload.error or ""))
             continue
-        for phase in workload["phases"]:
-            spread = phase["spread"]
-            above = (phase.get("above_idle") or {}).get("per_joule")
-            if phase["energy_source"] not in sources:
-                sources.append(phase["energy_source"])
-            rates = spread["rate_per_s"]
+        for phase in workload.phases:
+            figures = phase.figures
+            rates, watts = figures.spread["rate_per_s"], figures.spread["watts"]
+            above = figures.above_idle.per_joule if figures.above_idle else None
+            if figures.energy_source not in sources:
+                sources.append(figures.energy_source)
             table.add_row(
-                escape(workload["name"]),
-                escape(phase["name"]),
-                escape(f"{si(phase['rate_per_s'])}{phase['unit']} [{si(rates['min']).strip()}-{si(rates['max']).strip()}]"),
-                f"{phase['watts']:.1f} [{spread['watts']['min']:.1f}-{spread['watts']['max']:.1f}]",
-                escape(f"{si(phase['per_joule'])}{phase['unit']}"),
+                escape(workload.name),
+                escape(phase.name),
+                escape(f"{si(figures.rate_per_s)}{figures.unit} [{si(rates.min).strip()}-{si(rates.max).strip()}]"),
+                f"{figures.draw_watts:.1f} [{watts.min:.1f}-{watts.max:.1f}]",
+                escape(f"{si(figures.per_joule)}{figures.unit}"),
                 si(above).strip() if above is not None else "-",
-                escape(f"{phase['energy_kind']} [{sources.index(phase['energy_source']) + 1}]"),
+                escape(f"{figures.energy_kind} [{sources.index(figures.energy_source) + 1}]"),
             )
     console.print(table)
     for number, source in enumerate(sources, 1):
         console.print(escape(f"[{number}] {source}"))
-    for workload in document["workloads"]:
-        for phase in workload.get("phases", []):
-            if phase.get("throttled"):
-                console.print(escape(f"warning: {workload['name']} {phase['name']} ran throttled "
-                                     f"({', '.join(phase['throttled'])}): its figures hold under that limit"))
-    idle = document.get("idle")
-    if idle:
-        console.print(escape(f"idle baseline: {idle['watts']:.1f} W over {idle['seconds']:.1f} s ({idle['energy_kind']})"))
+    for workload in result.workloads:
+        for phase in workload.phases:
+            if phase.figures.throttled:
+                console.print(escape(f"warning: {workload.name} {phase.name} ran throttled "
+                                     f"({', '.join(phase.figures.throttled)}): its figures hold under that limit"))
+    idle = result.idle
+    if idle and idle.watts is not None:
+        console.print(escape(f"idle baseline: {idle.watts:.1f} W over {idle.seconds:.1f} s "
+                             f"({idle.details.get('energy_kind')})"))
 
 
-def print_economics(console: Console, document: dict[str, Any]) -> None:
+def print_economics(console: Console, result: Result) -> None:
     """The same money comparison `bench economics` gives, for this run under the default scenario."""
     from bench.economics import render_table, rows_from_result
     from bench.market import load_scenario
 
     scenario = load_scenario()
-    rows = rows_from_result(document, scenario)
+    rows = rows_from_result(result, scenario)
     if rows:
         console.print(render_table(rows, scenario))
         console.print(escape(f"market inputs: scenario {scenario.name}; their dates and sources: "

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,24 @@ from fixtures.synthetic import make_result  # noqa: E402
 
 from bench import compare  # noqa: E402
 from bench.compare import Loaded, build_comparison, merge_devices  # noqa: E402
+from bench import economics as econ  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
+from bench.market import load_scenario  # noqa: E402
+from bench.results import parse_result  # noqa: E402
 
 
 def loaded(*documents):
-    return [Loaded(f"r{i}.json", d) for i, d in enumerate(documents)]
+    return [Loaded(f"r{i}.json", parse_result(d)) for i, d in enumerate(documents)]
+
+
+def money(workload="mine", **figures):
+    """An economics row of ``workload`` with ``figures`` set as given."""
+    scenario = load_scenario()
+    if workload == "mine":
+        row = econ.mining_row("row", 1e8, 100.0, scenario, source="measured")
+    else:
+        row = econ.ai_row("row", 10.0, 100.0, scenario, workload=workload, source="measured")
+    return replace(row, **figures)
 
 
 def compare_docs(*documents, **kwargs):
@@ -50,13 +64,12 @@ def test_a_single_file_keeps_its_own_median():
     assert device.figures["mine"].per_joule == doc["workloads"][0]["per_joule"] == 2.5e6
 
 
-def test_merged_document_carries_the_merged_medians_for_economics():
+def test_economics_of_a_merged_device_price_the_merged_medians():
     a = make_result("Card A", created_utc="t1", mine=(1.0e6, 1.0e6, 1.0e6))
     b = make_result("Card A", created_utc="t2", mine=(3.0e6, 3.0e6, 3.0e6))
     [device] = merge_devices(loaded(a, b))
-    mine = next(w for w in device.document["workloads"] if w["name"] == "mine")
-    assert mine["per_joule"] == pytest.approx(2.0e6)
-    assert next(p for p in mine["phases"] if p["name"] == "hash")["per_joule"] == pytest.approx(2.0e6)
+    mine = next(r for r in econ.rows_for_device(device, load_scenario()) if r.workload == "mine")
+    assert mine.hashes_per_joule == pytest.approx(2.0e6)
 
 
 def test_files_of_one_device_from_different_code_are_refused():
@@ -117,8 +130,8 @@ def test_sorting_by_another_column_reorders_rows():
 
 def test_lower_is_better_columns_sort_ascending():
     economics = {
-        "cuda0-a": [{"workload": "mine", "breakeven": {"btc_usd_zero_profit": 90000.0}}],
-        "cuda0-b": [{"workload": "mine", "breakeven": {"btc_usd_zero_profit": 30000.0}}],
+        "cuda0-a": [money(breakeven={"btc_usd_zero_profit": 90000.0})],
+        "cuda0-b": [money(breakeven={"btc_usd_zero_profit": 30000.0})],
     }
     comparison = compare_docs(make_result("A"), make_result("B"), economics=economics, sort_key="breakeven_btc_usd")
     assert [r.label for r in comparison.rows] == ["B", "A"]
@@ -215,8 +228,8 @@ def test_failed_workload_shows_why_it_has_no_figure():
 
 def test_economics_columns_take_the_workload_verdict():
     economics = {
-        "cuda0-a": [{"workload": "mine", "revenue_usd_per_kwh": 0.2}],
-        "cuda0-b": [{"workload": "mine", "revenue_usd_per_kwh": 0.1}],
+        "cuda0-a": [money(revenue_usd_per_kwh=0.2)],
+        "cuda0-b": [money(revenue_usd_per_kwh=0.1)],
     }
     comparison = compare_docs(
         make_result("A", mine=(2.0e6, 2.1e6, 2.2e6)), make_result("B", mine=(1.0e6, 1.05e6, 1.1e6)),
@@ -229,7 +242,8 @@ def test_economics_columns_take_the_workload_verdict():
 
 
 def test_asic_datasheet_rows_are_labelled_and_have_no_spread_verdict():
-    asic = {"name": "Antminer S21", "hashes_per_joule": 5.7e10, "revenue_usd_per_kwh": 1.5, "source_detail": "datasheet (2023): vendor sheet"}
+    asic = money(name="Antminer S21", source="datasheet", hashes_per_joule=5.7e10, revenue_usd_per_kwh=1.5,
+                 source_detail="datasheet (2023): vendor sheet")
     comparison = compare_docs(make_result("A"), economics={"cuda0-a": []}, asics=[asic])
     s21 = row(comparison, "Antminer S21").cells["hashes_per_joule"]
     assert s21.energy_kind == compare.DATASHEET and s21.verdict == compare.BEST
@@ -239,7 +253,7 @@ def test_asic_datasheet_rows_are_labelled_and_have_no_spread_verdict():
 
 
 def test_runs_are_judged_against_the_best_run_when_a_datasheet_row_is_best():
-    asic = {"name": "S21", "hashes_per_joule": 5.7e10}
+    asic = money(name="S21", source="datasheet", hashes_per_joule=5.7e10)
     comparison = compare_docs(
         make_result("A", mine=(2.0e6, 2.1e6, 2.2e6)), make_result("B", mine=(1.0e6, 1.1e6, 1.2e6)), asics=[asic],
     )

@@ -155,12 +155,15 @@ def test_report_path_must_be_html(capsys, results, tmp_path):
 
 def test_revenue_curves_cross_the_ai_level_at_the_economics_flip_price(tmp_path):
     from bench.commands.compare import load_devices, revenue_curves
+    from bench.economics import rows_for_device
     from bench.market import load_scenario
 
     # An ASIC-like miner with slow AI work: mining overtakes AI within the plotted BTC range.
     write(tmp_path / "r.json", make_result("Miner", mine=(5e10, 5e10, 5e10), infer=(0.5, 0.5, 0.5)))
     scenario = load_scenario(None)
-    [curve] = revenue_curves(load_devices([tmp_path]), scenario, asics=[])
+    devices = load_devices([tmp_path])
+    rows = {d.slug: rows_for_device(d, scenario) for d in devices}
+    [curve] = revenue_curves(devices, rows, scenario, asics=[])
     assert min(curve.btc_usd) < curve.crossover_btc_usd < max(curve.btc_usd)
     # mining revenue is linear in BTC price: interpolate it at the flip price
     i = next(k for k, x in enumerate(curve.btc_usd) if x > curve.crossover_btc_usd)

@@ -16,6 +16,7 @@ from fixtures.synthetic import make_result  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.compare import Loaded, build_comparison, merge_devices  # noqa: E402
+from bench.results import parse_result  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,10 +37,10 @@ class References(HTMLParser):
 
 def sample_inputs(**kwargs):
     devices = merge_devices([
-        Loaded("results/gpu.json", make_result("GPU One", mine=(2.0e7, 2.1e7, 2.2e7), infer=(30, 31, 32))),
-        Loaded("results/cpu.json", make_result("CPU Two", kind="cpu", mine=(4e5, 4.1e5, 4.2e5), infer=(0.8, 0.9, 1.0),
-                                               train=None, energy_kind="estimated")),
-        Loaded("results/odd.json", make_result("Odd Three", mine=(1e7, 1e7, 1e7), infer=None, train=None)),
+        Loaded("results/gpu.json", parse_result(make_result("GPU One", mine=(2.0e7, 2.1e7, 2.2e7), infer=(30, 31, 32)))),
+        Loaded("results/cpu.json", parse_result(make_result("CPU Two", kind="cpu", mine=(4e5, 4.1e5, 4.2e5), infer=(0.8, 0.9, 1.0),
+                                               train=None, energy_kind="estimated"))),
+        Loaded("results/odd.json", parse_result(make_result("Odd Three", mine=(1e7, 1e7, 1e7), infer=None, train=None))),
     ])
     xs = [10000.0 * i for i in range(1, 21)]
     curves = []

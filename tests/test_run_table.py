@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from bench import report_run
+from bench.results import parse_result
 
 QUICK = sorted((Path(__file__).parent.parent / "results" / "vm").glob("*.json"))[0]
 
@@ -23,7 +24,7 @@ def document() -> dict:
 
 def _printed(document: dict) -> str:
     console = Console(width=240, record=True, file=io.StringIO())
-    report_run.print_summary(console, document)
+    report_run.print_summary(console, parse_result(document))
     return console.export_text()
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bench import report_run
 from bench.cli import main
+from bench.results import parse_result
 
 NAME = "GPU $\\alpha$ [/bold] [link=https://example.invalid]x[/link]"
 SOURCE = Path(__file__).resolve().parent.parent / "results" / "vm" / "20261121T162105Z_cpu-amd-epyc.json"
@@ -59,10 +60,10 @@ def test_run_summary_prints_the_device_name_as_written():
     document = json.loads(SOURCE.read_text(encoding="utf-8"))
     document["device"]["name"] = NAME
     console = Console(record=True, width=400, force_terminal=True)
-    report_run.print_summary(console, document)
+    report_run.print_summary(console, parse_result(document))
     exported = console.export_text()
     assert "[/bold]" in exported and "[link=https://example.invalid]x[/link]" in exported
     assert "$\\alpha$" in exported
     console = Console(record=True, width=400, force_terminal=True)
-    report_run.print_summary(console, document)
+    report_run.print_summary(console, parse_result(document))
     assert "\x1b]8;" not in "".join(seg.text for seg in console._record_buffer)

@@ -5,16 +5,17 @@
     bench report results/ --out report.html  (same options; also writes report-*.png)
 
 RESULT arguments are result files or directories (searched for ``*.json``). Files of one device
-are merged; see bench/compare.py for the merge, comparability and spread rules, and
-bench/economics.py for the money.
+are merged; see bench/compare/ for the merge, comparability and spread rules, and
+bench/economics/ for the money.
 """
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import click
 
@@ -52,12 +53,12 @@ def load_devices(arguments: Sequence[Path], preset: str | None = None) -> list[D
     Runs of different presets measure differently sized work, so a folder holding several is
     refused with the presets it holds unless one is chosen.
     """
-    from bench.results import load_result
+    from bench.results import read_result
 
-    loaded = [Loaded(str(path), load_result(path)) for path in result_paths(arguments)]
-    presets = Counter(str(item.document.get("protocol", {}).get("preset")) for item in loaded)
+    loaded = [Loaded(str(path), read_result(path)) for path in result_paths(arguments)]
+    presets = Counter(str(item.result.protocol.preset) for item in loaded)
     if preset is not None:
-        loaded = [item for item in loaded if item.document.get("protocol", {}).get("preset") == preset]
+        loaded = [item for item in loaded if item.result.protocol.preset == preset]
         if not loaded:
             raise BenchError(f"--preset {preset}: no result of that preset among {_preset_counts(presets)}")
     elif len(presets) > 1:
@@ -92,23 +93,34 @@ def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> di
     return prices
 
 
+@dataclass(frozen=True)
+class Built:
+    """Everything compare and report show, computed once: the economics rows feed the table, the
+    JSON/CSV/Markdown and the report's plots alike."""
+
+    comparison: Comparison
+    devices: list[DeviceRuns]
+    scenario: Any  # bench.market.Scenario
+    rows: dict[str, list[Any]]  # device slug -> its EconomicsRows
+    asics: list[Any]  # datasheet EconomicsRows
+
+
 def build(
     arguments: Sequence[Path], *, scenario_name: str | None, overrides: Sequence[str], inputs_file: Path | None,
     model_class: str | None, card_prices: Sequence[str], with_asics: bool, sort_key: str, preset: str | None = None,
-) -> tuple[Comparison, list[DeviceRuns], Any, list[Any]]:
-    """Everything both commands show: (comparison, devices, scenario, ASIC economics rows)."""
+) -> Built:
     from bench import economics, market
 
     scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
                                     model_class=model_class)
     devices = load_devices(arguments, preset)
     prices = parse_card_prices(card_prices, devices)
-    rows = {d.slug: economics.rows_from_result(d.document, scenario, card_usd=prices.get(d.slug)) for d in devices}
+    rows = {d.slug: economics.rows_for_device(d, scenario, card_usd=prices.get(d.slug)) for d in devices}
     asics = economics.asic_rows(scenario) if with_asics else []
     comparison = build_comparison(
         devices,
-        economics={slug: [r.to_dict() for r in device_rows] for slug, device_rows in rows.items()},
-        asics=[r.to_dict() for r in asics],
+        economics=rows,
+        asics=asics,
         sort_key=sort_key,
         inputs={
             "scenario": scenario.name,
@@ -118,7 +130,7 @@ def build(
             "card_prices_usd": {d.name: prices[d.slug] for d in devices if d.slug in prices},
         },
     )
-    return comparison, devices, scenario, asics
+    return Built(comparison, devices, scenario, rows, asics)
 
 
 def _common_options(function):
@@ -158,10 +170,11 @@ def compare(
     comparable row and whether the difference is larger than the run-to-run spread; results of
     other workload code, presets or models are marked not comparable.
     """
-    comparison, _, scenario, _ = build(
+    built = build(
         results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
         model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key, preset=preset,
     )
+    comparison, scenario = built.comparison, built.scenario
     if output_format == "json":
         click.echo(to_json(comparison))
     elif output_format == "csv":
@@ -233,15 +246,16 @@ def report(
 
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise BenchError(f"--out {out_path}: the report path should end in .html")
-    comparison, devices, scenario, asics = build(
+    built = build(
         results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
         model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key, preset=preset,
     )
+    scenario = built.scenario
     inputs = reporting.ReportInputs(
-        comparison=comparison,
-        devices=devices,
+        comparison=built.comparison,
+        devices=built.devices,
         market=market_inputs(scenario),
-        curves=revenue_curves(devices, scenario, asics),
+        curves=revenue_curves(built.devices, built.rows, scenario, built.asics),
         electricity_usd_per_kwh=scenario.get("electricity_usd_per_kwh") * scenario.get("pue"),
         btc_usd_now=scenario.get("btc_usd"),
         scenario=f"{scenario.name} ({scenario.description})" if scenario.description else scenario.name,
@@ -267,22 +281,25 @@ def market_inputs(scenario: Any) -> list[Any]:
     return out
 
 
-def revenue_curves(devices: Sequence[DeviceRuns], scenario: Any, asics: Sequence[Any]) -> list[Any]:
+def revenue_curves(
+    devices: Sequence[DeviceRuns], rows: Mapping[str, Sequence[Any]], scenario: Any, asics: Sequence[Any],
+) -> list[Any]:
     """Mining revenue per kWh of each device (and ASIC) across BTC prices, its flat AI revenue,
-    and the flip price economics computes, from bench.sweep over the same economics rows."""
+    and the flip price economics computed, from bench.sweep over those same economics rows
+    (``rows``: device slug -> its EconomicsRows)."""
     from dataclasses import replace
 
-    from bench import economics, sweep
+    from bench import sweep
     from bench.report import RevenueCurve
 
     btc_now = scenario.get("btc_usd")
     pairs = []
     for device in devices:
-        rows = {r.workload: r for r in economics.rows_from_result(device.document, scenario)}
-        if "mine" in rows:
+        by_workload = {r.workload: r for r in rows.get(device.slug, ())}
+        if "mine" in by_workload:
             # Names must be distinct for the sweep; two cards of one model differ by slug.
-            mine = replace(rows["mine"], name=f"{device.slug} mine")
-            infer = replace(rows["infer"], name=f"{device.slug} infer") if "infer" in rows else None
+            mine = replace(by_workload["mine"], name=f"{device.slug} mine")
+            infer = replace(by_workload["infer"], name=f"{device.slug} infer") if "infer" in by_workload else None
             pairs.append((device.label, device.figures["mine"].energy_kind, mine, infer))
     pairs += [(a.name, "datasheet", a, None) for a in asics]
     if not pairs:
@@ -290,8 +307,8 @@ def revenue_curves(devices: Sequence[DeviceRuns], scenario: Any, asics: Sequence
     flips = [m.breakeven.get("btc_usd") for _, _, m, _ in pairs]
     in_reach = [f for f in flips if f is not None and f <= SWEEP_MAX_EXTEND * btc_now]
     stop = max([SWEEP_TO * btc_now, *[1.15 * f for f in in_reach]])
-    rows = [r for _, _, m, i in pairs for r in (m, i) if r is not None]
-    result = sweep.sweep(rows, scenario, "btc_usd", SWEEP_FROM * btc_now, stop, points=121)
+    swept = [r for _, _, m, i in pairs for r in (m, i) if r is not None]
+    result = sweep.sweep(swept, scenario, "btc_usd", SWEEP_FROM * btc_now, stop, points=121)
     curves = []
     for label, kind, mine, infer in pairs:
         curves.append(RevenueCurve(

@@ -105,7 +105,7 @@ def economics(
     the BTC and electricity prices where the decision flips."""
     from bench import economics as econ
     from bench import market
-    from bench.results import load_result
+    from bench.results import read_result
     from bench.storage import clean_floats
 
     if list_scenarios:
@@ -122,7 +122,7 @@ def economics(
     rows: list[Any] = []
     seen: set[str] = set()
     for path in results:
-        file_rows = econ.rows_from_result(load_result(path), scenario, card_usd=card_usd, infer_pricing=ai_pricing)
+        file_rows = econ.rows_from_result(read_result(path), scenario, card_usd=card_usd, infer_pricing=ai_pricing)
         if any(row.name in seen for row in file_rows):  # the same device in two files
             file_rows = [_renamed(row, f"[{path.stem}]") for row in file_rows]
         seen.update(row.name for row in file_rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from bench.devices import slugify
 from bench.energy import EnergyKind
@@ -14,6 +14,7 @@ from bench.stats import Spread
 
 if TYPE_CHECKING:
     from bench.compare.merge import DeviceRuns, Provenance, WorkloadFigure
+    from bench.economics import EconomicsRow
 
 MIN_WINDOWS_FOR_VERDICT = 3
 
@@ -59,18 +60,26 @@ EFFICIENCY_COLUMNS = (
     Column("decode_tokens_per_joule", "decode tokens/J", "tokens/J", True, "infer", True),
     Column("train_tokens_per_joule", "training tokens/J", "tokens/J", True, "train", True),
 )
-# (column, economics row workload, economics row field), fields of ``EconomicsRow.to_dict()``.
-# Revenue per kWh, profit per watt-day and the zero-profit BTC price are monotone in the
-# workload's per-joule figure under one scenario, so they take its spread verdict.
-ECONOMICS_COLUMNS = (
-    (Column("mining_usd_per_kwh", "mining revenue $/kWh", "USD/kWh", True, "mine", True, True), "mine", "revenue_usd_per_kwh"),
-    (Column("ai_usd_per_kwh", "AI revenue $/kWh (decode tokens)", "USD/kWh", True, "infer", True, True), "infer", "revenue_usd_per_kwh"),
-    (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True), "mine", "profit_usd_per_watt_day"),
-    (Column("ai_profit_usd_per_watt_day", "AI profit $/W/day", "USD/(W*day)", True, "infer", False, True), "infer", "profit_usd_per_watt_day"),
-    (Column("breakeven_btc_usd", "break-even BTC $ (zero mining profit)", "USD/BTC", False, "mine", False, True), "mine", "breakeven.btc_usd_zero_profit"),
-    (Column("flip_btc_usd", "mining beats AI above BTC $", "USD/BTC", False, "mine", False, True, ranked=False), "mine", "breakeven.btc_usd"),
-    (Column("mining_payback_days", "mining payback days", "days", False, "mine", False, True), "mine", "payback_days"),
-    (Column("ai_payback_days", "AI payback days", "days", False, "infer", False, True), "infer", "payback_days"),
+# (column, economics row workload, the row's figure). Revenue per kWh, profit per watt-day and
+# the zero-profit BTC price are monotone in the workload's per-joule figure under one scenario,
+# so they take its spread verdict.
+ECONOMICS_COLUMNS: tuple[tuple[Column, str, Callable[[EconomicsRow], float | None]], ...] = (
+    (Column("mining_usd_per_kwh", "mining revenue $/kWh", "USD/kWh", True, "mine", True, True), "mine",
+     lambda row: row.revenue_usd_per_kwh),
+    (Column("ai_usd_per_kwh", "AI revenue $/kWh (decode tokens)", "USD/kWh", True, "infer", True, True), "infer",
+     lambda row: row.revenue_usd_per_kwh),
+    (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True),
+     "mine", lambda row: row.profit_usd_per_watt_day),
+    (Column("ai_profit_usd_per_watt_day", "AI profit $/W/day", "USD/(W*day)", True, "infer", False, True), "infer",
+     lambda row: row.profit_usd_per_watt_day),
+    (Column("breakeven_btc_usd", "break-even BTC $ (zero mining profit)", "USD/BTC", False, "mine", False, True),
+     "mine", lambda row: row.breakeven.get("btc_usd_zero_profit")),
+    (Column("flip_btc_usd", "mining beats AI above BTC $", "USD/BTC", False, "mine", False, True, ranked=False),
+     "mine", lambda row: row.breakeven.get("btc_usd")),
+    (Column("mining_payback_days", "mining payback days", "days", False, "mine", False, True), "mine",
+     lambda row: row.payback_days),
+    (Column("ai_payback_days", "AI payback days", "days", False, "infer", False, True), "infer",
+     lambda row: row.payback_days),
 )
 # Payback also depends on watts and the card price, so the per-joule spread cannot judge it.
 _NO_VERDICT_COLUMNS = {"mining_payback_days", "ai_payback_days"}
@@ -116,7 +125,7 @@ class Row:
     files: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    economics: tuple[dict[str, Any], ...] = ()  # the full economics rows behind the money cells
+    economics: tuple[EconomicsRow, ...] = ()  # the full economics rows behind the money cells
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,7 +136,7 @@ class Row:
             "hosts": list(self.hosts),
             "notes": list(self.notes),
             "cells": {key: cell.to_dict() for key, cell in self.cells.items()},
-            "economics": list(self.economics),
+            "economics": [r.to_dict() for r in self.economics],
         }
 
 
@@ -158,16 +167,15 @@ class Comparison:
 def build_comparison(
     devices: Sequence[DeviceRuns],
     *,
-    economics: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    asics: Sequence[Mapping[str, Any]] = (),
+    economics: Mapping[str, Sequence[EconomicsRow]] | None = None,
+    asics: Sequence[EconomicsRow] = (),
     sort_key: str = "hashes_per_joule",
     inputs: Mapping[str, Any] | None = None,
 ) -> Comparison:
     """Rank devices by ``sort_key`` (best first) and judge every cell against its column's best.
 
-    ``economics``: per device slug, the dicts of its economics rows (``EconomicsRow.to_dict()``),
-    one per workload. ``asics``: datasheet rows with ``name``, ``hashes_per_joule`` and the same
-    economics fields, shown with energy kind "datasheet".
+    ``economics``: per device slug, its economics rows, one per workload. ``asics``: datasheet
+    mining rows, shown with energy kind "datasheet".
     """
     cols = columns(economics is not None)
     keys = [c.key for c in cols]
@@ -200,19 +208,19 @@ class _RawRow:
     hosts: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     datasheet: bool = False
-    economics: tuple[dict[str, Any], ...] = ()
+    economics: tuple[EconomicsRow, ...] = ()
 
 
-def _device_row(device: DeviceRuns, economics_rows: Sequence[Mapping[str, Any]]) -> _RawRow:
+def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _RawRow:
     values: dict[str, float | None] = {}
     for column in EFFICIENCY_COLUMNS:
         figure = device.figures.get(column.workload)
         values[column.key] = figure.per_joule if figure else None
-    by_workload = {str(r.get("workload")): r for r in economics_rows}
+    by_workload = {r.workload: r for r in economics_rows}
     missing = dict(device.not_run)
-    for column, workload, path in ECONOMICS_COLUMNS:
+    for column, workload, figure_of in ECONOMICS_COLUMNS:
         economics_row = by_workload.get(workload)
-        values[column.key] = _lookup(economics_row, path)
+        values[column.key] = _finite(figure_of(economics_row)) if economics_row is not None else None
         if values[column.key] is None and economics_row is not None:
             missing[column.key] = _why_no_money(column, economics_row)
     notes = []
@@ -220,40 +228,31 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[Mapping[str, Any]])
         notes.append("partial run: some workloads did not finish")
     notes += [f"{w} {why}" for w, why in device.not_run.items()]
     for economics_row in economics_rows:
-        notes += [f"{economics_row.get('workload')} economics: {n}" for n in economics_row.get("notes") or ()]
+        notes += [f"{economics_row.workload} economics: {n}" for n in economics_row.notes]
     return _RawRow(
         device.label, device.slug, device.kind, values, dict(device.figures), missing,
-        device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(dict(r) for r in economics_rows),
+        device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(economics_rows),
     )
 
 
-def _why_no_money(column: Column, economics_row: Mapping[str, Any]) -> str:
+def _why_no_money(column: Column, economics_row: EconomicsRow) -> str:
     if column.key.endswith("payback_days"):
-        return "no card price (--card-price)" if economics_row.get("card_usd") is None else "profit not positive"
+        return "no card price (--card-price)" if economics_row.card_usd is None else "profit not positive"
     return "not computed for this workload"
 
 
-def _asic_row(asic: Mapping[str, Any]) -> _RawRow:
+def _asic_row(asic: EconomicsRow) -> _RawRow:
     values: dict[str, float | None] = {c.key: None for c in EFFICIENCY_COLUMNS}
-    values["hashes_per_joule"] = _lookup(asic, "hashes_per_joule")
-    for column, workload, path in ECONOMICS_COLUMNS:
-        values[column.key] = _lookup(asic, path) if workload == "mine" else None
-    name = str(asic.get("name", "ASIC"))
-    source = asic.get("source_detail") or asic.get("source")
-    notes = (str(source),) if source else ("datasheet figures",)
-    return _RawRow(name, "asic-" + slugify(name), "asic", values, {}, {}, notes=notes, datasheet=True,
-                   economics=(dict(asic),))
+    values["hashes_per_joule"] = asic.hashes_per_joule
+    for column, workload, figure_of in ECONOMICS_COLUMNS:
+        values[column.key] = _finite(figure_of(asic)) if workload == "mine" else None
+    notes = (asic.source_detail or asic.source,)
+    return _RawRow(asic.name, "asic-" + slugify(asic.name), "asic", values, {}, {}, notes=notes, datasheet=True,
+                   economics=(asic,))
 
 
-def _lookup(row: Mapping[str, Any] | None, path: str) -> float | None:
-    value: Any = row
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def _judge(cols: Sequence[Column], raw: list[_RawRow], notes: list[str]) -> list[Row]:

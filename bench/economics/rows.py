@@ -1,4 +1,4 @@
-"""Money per watt: mining against AI work on one device, from measured rates and a market scenario.
+"""Money per watt: mining against AI work on one device, from rates, draws and a market scenario.
 
 Pure arithmetic: numbers and a Scenario in, EconomicsRow out; no I/O, no network.
 
@@ -22,15 +22,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any
 
+from bench.energy import EnergyKind
 from bench.errors import BenchError
 from bench.market import Scenario
-from bench.units import fmt, si
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
-    from rich.table import Table
 
 SECONDS_PER_DAY = 86_400
 HOURS_PER_DAY = 24
@@ -40,7 +36,7 @@ HASHES_PER_DIFFICULTY_1 = 2**32  # expected hashes to find a block at difficulty
 HASHES_PER_PETAHASH = 1e15
 TOKENS_PER_MILLION = 1e6
 
-SOURCES = ("measured", "estimated", "datasheet", "user")
+SOURCES = tuple(kind.value for kind in EnergyKind)
 PRICINGS = ("tokens", "rental")
 
 
@@ -51,7 +47,7 @@ class EconomicsRow:
 
     name: str
     workload: str  # "mine" | "infer" | "train"
-    source: str  # "measured" | "estimated" | "datasheet" | "user": where the rate and watts come from
+    source: str  # an EnergyKind value: where the rate and watts come from
     watts: float
     revenue_usd_per_day: float
     electricity_usd_per_day: float  # device watts x PUE x electricity price
@@ -153,7 +149,7 @@ def _require_positive(what: str, value: Any) -> float:
 def _require_source(source: str) -> str:
     if source not in SOURCES:
         raise BenchError(f"economics source must be one of {', '.join(SOURCES)}, got {source!r}")
-    return source
+    return str(EnergyKind(source))
 
 
 def _money(
@@ -305,200 +301,3 @@ def recompute(row: EconomicsRow, scenario: Scenario) -> EconomicsRow:
     assert row.tokens_per_s is not None
     return ai_row(row.name, row.tokens_per_s, row.watts, scenario, workload=row.workload, pricing=row.pricing_basis,
                   **common)
-
-
-def asic_rows(scenario: Scenario) -> list[EconomicsRow]:
-    """The datasheet ASICs (bench/data/asics.json) mining under ``scenario``."""
-    from bench.asics import asic_specs
-
-    return [
-        mining_row(
-            spec.name, spec.hashes_per_s, spec.watts, scenario, source="datasheet", device=spec.name,
-            source_detail=f"datasheet ({spec.date}): {spec.source}",
-        )
-        for spec in asic_specs()
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# From a result file
-
-# Model names of the infer/train workloads and the token-price class they belong to.
-_MODEL_CLASSES = {"llama-8b": "8B", "llama-1b": "1B"}
-
-
-def rows_from_result(
-    result: Mapping[str, Any], scenario: Scenario, *, card_usd: float | None = None, infer_pricing: str = "tokens",
-) -> list[EconomicsRow]:
-    """Economics rows for every finished workload of a result document (bench/results.py schema):
-    mine -> mining; infer -> AI from its ``decode`` phase, priced per output token (or, with
-    ``infer_pricing="rental"``, as a rented GPU-hour); train -> AI priced as GPU rental. Mining and
-    inference of the same device are paired for the flip price."""
-    from bench.results import ok_workloads, phase
-
-    device = result.get("device") or {}
-    device_name = str(device.get("name") or "device")
-    device_kind = str(device.get("kind") or "")
-    workloads = ok_workloads(dict(result))
-    rows: dict[str, EconomicsRow] = {}
-    if "mine" in workloads:
-        figures = _figures(workloads["mine"], "mine")
-        rows["mine"] = mining_row(
-            f"{device_name} mine", figures["rate"], figures["watts"], scenario, source=figures["kind"],
-            card_usd=card_usd, device=device_name, source_detail=figures["energy_source"], notes=figures["notes"],
-        )
-    # A CPU (or any non-CUDA device) is not rented out at an H100's hourly rate: say so.
-    rental_note = (f"rental rate is for an H100-class GPU; this device is a {device_kind or 'non-GPU device'} "
-                   "and would not rent at that rate",) if device_kind != "cuda" else ()
-    if "infer" in workloads:
-        entry = workloads["infer"]
-        decode = phase(entry, "decode")
-        notes: tuple[str, ...] = ()
-        if decode is None:
-            notes = (f"no decode phase: priced from the {entry.get('headline_phase', 'headline')} figures",)
-        figures = _figures(decode or entry, "infer")
-        notes += figures["notes"]
-        notes += _model_class_notes(entry.get("config") or {}, scenario) if infer_pricing == "tokens" else rental_note
-        rows["infer"] = ai_row(
-            f"{device_name} infer (decode)", figures["rate"], figures["watts"], scenario, workload="infer",
-            pricing=infer_pricing, source=figures["kind"], card_usd=card_usd, device=device_name,
-            source_detail=figures["energy_source"], notes=notes,
-        )
-    if "train" in workloads:
-        figures = _figures(workloads["train"], "train")
-        rows["train"] = ai_row(
-            f"{device_name} train", figures["rate"], figures["watts"], scenario, workload="train", pricing="rental",
-            source=figures["kind"], card_usd=card_usd, device=device_name, source_detail=figures["energy_source"],
-            notes=figures["notes"] + rental_note,
-        )
-    if "mine" in rows and "infer" in rows:
-        rows["mine"], rows["infer"] = pair(rows["mine"], rows["infer"], scenario)
-    return list(rows.values())
-
-
-def _figures(item: Mapping[str, Any], workload: str) -> dict[str, Any]:
-    """Rate, watts and energy provenance of a workload entry or phase."""
-    rate = item.get("rate_per_s")
-    watts = item.get("watts")
-    if not isinstance(watts, (int, float)) or isinstance(watts, bool):
-        joules, seconds = item.get("joules"), item.get("seconds")
-        if isinstance(joules, (int, float)) and isinstance(seconds, (int, float)) and seconds > 0:
-            watts = joules / seconds
-    rate = _require_positive(f"workload {workload}: rate_per_s in the result", rate)
-    watts = _require_positive(f"workload {workload}: watts in the result", watts)
-    energy_source = str(item.get("energy_source") or "")
-    kind = item.get("energy_kind")
-    notes: tuple[str, ...] = ()
-    if kind not in ("measured", "estimated"):
-        # Never show an energy figure as measured unless the file says it was.
-        kind = "estimated"
-        notes = ("energy kind not recorded in the result: treated as estimated",)
-    return {"rate": rate, "watts": watts, "kind": kind, "energy_source": energy_source, "notes": notes}
-
-
-def _model_class_notes(config: Mapping[str, Any], scenario: Scenario) -> tuple[str, ...]:
-    model = config.get("model")
-    if isinstance(model, Mapping):  # infer/train record the whole shape; its name says the class
-        model = model.get("name")
-    if model is None:
-        return ()
-    measured_class = _MODEL_CLASSES.get(str(model))
-    if measured_class == scenario.model_class:
-        return ()
-    if measured_class is None:
-        return (f"model {model!r} is not of the {scenario.model_class} class whose token price is used: "
-                f"its tokens/J are not what a {scenario.model_class} model would earn",)
-    return (f"model {model!r} is {measured_class} class but tokens are priced as {scenario.model_class} class "
-            f"(use --model-class {measured_class})",)
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables (rich objects; printing is the caller's)
-
-
-def _efficiency(row: EconomicsRow) -> str:
-    if row.hashes_per_joule is not None:
-        return f"{si(row.hashes_per_joule)}H/J"
-    assert row.tokens_per_joule is not None
-    return f"{si(row.tokens_per_joule)}tok/J"
-
-
-def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType:
-    """The comparison as a rich renderable for console.print: money per day and per kWh, then the
-    break-even points, then the scenario's inputs in one line and the rows' notes."""
-    from rich import box
-    from rich.console import Group
-    from rich.table import Table
-    from rich.markup import escape
-    from rich.text import Text
-
-    def table(title: str, headers: tuple[str, ...]) -> Table:
-        t = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        for header in headers:
-            t.add_column(escape(header), justify="left" if header in ("row", "energy") else "right",
-                         min_width=12 if header == "row" else None)
-        return t
-
-    notes: list[str] = []
-
-    def label(row: EconomicsRow) -> str:
-        marks = []
-        for note in row.notes:
-            if note not in notes:
-                notes.append(note)
-            marks.append(str(notes.index(note) + 1))
-        return row.name + (f" [{','.join(marks)}]" if marks else "")
-
-    per_day = table(
-        f"Money per watt, scenario {scenario.name}: {scenario.description}",
-        ("row", "energy", "W", "per J", "revenue $/d", "power $/d", "profit $/d"),
-    )
-    per_kwh = table("Per kWh and per watt, and where it flips",
-                    ("row", "revenue $/kWh", "profit $/kWh", "profit $/kW/d", "flip BTC $", "zero-profit BTC $",
-                     "b/e $/kWh", "payback d"))
-    for row in rows:
-        name = escape(label(row))
-        per_day.add_row(
-            name, escape(row.source), fmt(row.watts), _efficiency(row), fmt(row.revenue_usd_per_day, money=True),
-            fmt(row.electricity_usd_per_day, money=True), fmt(row.profit_usd_per_day, money=True),
-        )
-        per_kwh.add_row(
-            name, fmt(row.revenue_usd_per_kwh, money=True), fmt(row.profit_usd_per_kwh, money=True),
-            # per kW rather than per W, so the table shows digits instead of leading zeros
-            fmt(row.profit_usd_per_watt_day * WATTS_PER_KILOWATT, money=True),
-            fmt(row.breakeven.get("btc_usd"), money=True),
-            fmt(row.breakeven.get("btc_usd_zero_profit"), money=True),
-            fmt(row.breakeven.get("electricity_usd_per_kwh"), money=True), fmt(row.payback_days),
-        )
-    lines = [
-        f"inputs: BTC ${scenario.get('btc_usd'):,.0f}, difficulty {scenario.get('difficulty'):.4g}, hashprice "
-        f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}/PH/s/day (computed, gross), pool fee "
-        f"{scenario.get('pool_fee'):g} FPPS; tokens ${scenario.get('usd_per_million_tokens'):g}/1M output "
-        f"({scenario.model_class} class); rental ${scenario.get('gpu_hour_usd'):g}/GPU-hour x "
-        f"{scenario.get('utilization'):g}; electricity ${scenario.get('electricity_usd_per_kwh'):g}/kWh x PUE "
-        f"{scenario.get('pue'):g}",
-        "energy: measured by a meter, estimated from a model, datasheet figures, or typed by the user. "
-        "/d: per day; /kWh: per kWh the device draws; flip BTC $: the BTC price at which this device earns as "
-        "much per kWh mining as decoding tokens; b/e $/kWh: the electricity price at which profit is zero.",
-        *[f"[{i}] {note}" for i, note in enumerate(notes, 1)],
-    ]
-    return Group(per_day, per_kwh, Text("\n".join(lines)))
-
-
-def render_inputs(scenario: Scenario) -> Table:
-    """Every market input with its unit, date and source."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=escape(f"Market inputs, scenario {scenario.name}"), title_justify="left")
-    for header in ("input", "value", "unit", "date", "source"):
-        table.add_column(header, overflow="fold")
-    for key, value in scenario.values.items():
-        table.add_row(*(escape(cell) for cell in (key, f"{value.value:g}", value.unit, value.date, value.source)))
-    if scenario.published_hashprice is not None:
-        published = scenario.published_hashprice
-        table.caption = escape(f"published hashprice for {published.date}: ${published.value:g}/PH/s/day "
-                         f"({published.source}); computed from these inputs: "
-                         f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}")
-        table.caption_justify = "left"
-    return table
