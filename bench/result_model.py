@@ -337,6 +337,9 @@ def _parse_value(hint: Any, nullable: bool, value: Any, where: str, meta: Mappin
             raise Damaged(f"{where}: {value!r} is not " + " or ".join(repr(c) for c in meta["choices"]))
         return value
     if hint is int:
+        # 2.0 is an integer to JSON (and its Schema), as 2 is
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise Damaged(f"{where}: expected an integer, found {_kind(value)}")
         if meta.get("choices") and value not in meta["choices"]:
@@ -408,12 +411,13 @@ def _class_schema(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
         hint, nullable = _optional(hints[f.name])
         if meta.get("flatten"):
             inner = _class_schema(hint, definitions)
-            properties.update(inner["properties"])
             figures_required = sorted(set(inner.get("required", [])) | (set(REQUIRED_FIGURES) - {"name"}))
             if meta.get("when") is _finished:
+                # the loader reads a workload's figures only when it finished
                 conditional.append({"if": {"properties": {"status": {"const": "ok"}}, "required": ["status"]},
-                                    "then": {"required": figures_required}})
+                                    "then": {"properties": inner["properties"], "required": figures_required}})
             else:
+                properties.update(inner["properties"])
                 required += [k for k in figures_required if k not in required]
             continue
         name = meta.get("key") or f.name

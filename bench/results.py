@@ -56,7 +56,7 @@ def _check_format(document: Any, where: str) -> None:
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise BenchError(f"{where}: not a joulebench result file")
     version = document.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, (int, float)) or version != SCHEMA_VERSION:
         raise BenchError(
             f"{where}: schema_version {version!r} is not supported "
             f"(this joulebench reads schema_version {SCHEMA_VERSION})"
