@@ -10,7 +10,7 @@ device by UUID when torch can tell the UUID.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from bench.errors import BenchError
 
@@ -47,6 +47,16 @@ _CLOCK_EVENT_BITS = {
 THROTTLING_REASONS = frozenset(
     {"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown"}
 )
+
+# nvmlDeviceGetViolationStatus policies (nvmlPerfPolicyType_t): the time, in ns since the driver
+# loaded, that clocks were held down for each reason. Differences over a window say how long
+# the window ran throttled, which two snapshots of the reasons at its edges cannot.
+_PERF_POLICIES = {0: "power_cap", 1: "thermal", 2: "sync_boost", 3: "board_limit", 4: "low_utilization",
+                  5: "reliability"}
+# Those that mean the GPU was held below what it would have done (low utilisation and sync boost do not).
+THROTTLING_POLICIES = frozenset({"power_cap", "thermal", "board_limit", "reliability"})
+FI_DEV_POWER_INSTANT = 186  # NVML_FI_DEV_POWER_INSTANT, nvml.h: instantaneous board power, mW
+_VALUE_TYPE_UNSIGNED_INT = 1  # NVML_VALUE_TYPE_UNSIGNED_INT
 
 _CLOCK_SM = 1  # NVML_CLOCK_SM
 _CLOCK_MEM = 2  # NVML_CLOCK_MEM
@@ -164,7 +174,41 @@ class Gpu:
         return int(_call("nvmlDeviceGetTotalEnergyConsumption", self._handle))
 
     def power_watts(self) -> float:
+        """nvmlDeviceGetPowerUsage: on Ampere and newer a one-second average, not an instant."""
         return _call("nvmlDeviceGetPowerUsage", self._handle) / 1000.0
+
+    def power_instant_watts(self) -> float:
+        """NVML_FI_DEV_POWER_INSTANT through nvmlDeviceGetFieldValues; NvmlError where unsupported."""
+        value = _call("nvmlDeviceGetFieldValues", self._handle, [FI_DEV_POWER_INSTANT])[0]
+        code = int(value.nvmlReturn)
+        if code != 0:  # each field carries its own return code
+            hint = _HINTS.get(code)
+            raise NvmlError(f"NVML field NVML_FI_DEV_POWER_INSTANT returned error {code}"
+                            + (f" ({hint})" if hint else ""), code)
+        if int(value.valueType) != _VALUE_TYPE_UNSIGNED_INT:
+            raise NvmlError(f"NVML field NVML_FI_DEV_POWER_INSTANT has value type {int(value.valueType)}, "
+                            "not an unsigned int of mW")
+        return int(value.value.uiVal) / 1000.0
+
+    def power_reader(self) -> tuple[Callable[[], float], str]:
+        """The best power reading this GPU offers and its name: instant power where the field is
+        supported, else nvmlDeviceGetPowerUsage (with why)."""
+        try:
+            self.power_instant_watts()
+        except NvmlError as exc:
+            if exc.code == GPU_IS_LOST:
+                raise
+            return self.power_watts, f"nvmlDeviceGetPowerUsage (mW; instant power unavailable: {exc})"
+        return self.power_instant_watts, "nvmlDeviceGetFieldValues NVML_FI_DEV_POWER_INSTANT (mW)"
+
+    def violation_ns(self) -> dict[str, int] | None:
+        """Accumulated violation time per policy (ns), None for a policy or GPU that lacks it."""
+        times: dict[str, int] = {}
+        for policy, name in _PERF_POLICIES.items():
+            answer = _optional("nvmlDeviceGetViolationStatus", self._handle, policy)
+            if answer is not None:
+                times[name] = int(answer.violationTime)
+        return times or None
 
     def throttle_reasons(self) -> list[str] | None:
         pynvml = _pynvml()
@@ -192,6 +236,7 @@ class Gpu:
             "mem_clock_mhz": _optional("nvmlDeviceGetClockInfo", self._handle, _CLOCK_MEM),
             "temperature_c": _optional("nvmlDeviceGetTemperature", self._handle, _TEMPERATURE_GPU),
             "throttle_reasons": self.throttle_reasons(),
+            "violation_ns": self.violation_ns(),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -205,7 +250,7 @@ class Gpu:
             "index_mapping": self.mapping,
             "driver_version": _text(_call("nvmlSystemGetDriverVersion")),
             "cuda_driver_version": _cuda_version_text(cuda_version),
-            **self.state(),
+            **{k: v for k, v in self.state().items() if k != "violation_ns"},  # counters since boot: noise here
             "memory_total_bytes": None if memory is None else int(memory.total),
             "mig_mode": self.mig_mode(),
         }

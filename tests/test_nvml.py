@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -35,6 +36,19 @@ class FakeGpu:
     mig: list[int] | None = field(default_factory=lambda: [0, 0])
     memory_total_bytes: int | None = 85_520_809_984
     fail: dict[str, int] = field(default_factory=dict)  # function name -> NVML error code
+    # The counter also steps by ``counter_step_mj`` every ``counter_period_s`` of ``counter_clock``
+    # (a real counter updates in steps); None: it moves only when the test adds to energy_mj.
+    counter_period_s: float | None = 0.01
+    counter_step_mj: int = 1_000
+    counter_clock: object = time.monotonic
+    instant_power_mw: int | None = 180_000  # None: the field is NOT_SUPPORTED (an old driver)
+    violation_ns: dict[int, int] | None = field(default_factory=lambda: {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0})
+
+    def counter(self) -> int | None:
+        if self.energy_mj is None:
+            return None
+        steps = 0 if self.counter_period_s is None else int(self.counter_clock() / self.counter_period_s)
+        return self.energy_mj + steps * self.counter_step_mj
 
 
 class FakeNvml:
@@ -55,7 +69,9 @@ class FakeNvml:
             "nvmlDeviceGetUUID": lambda h: h.uuid,
             "nvmlSystemGetDriverVersion": lambda: "550.54.15",
             "nvmlSystemGetCudaDriverVersion": lambda: 12040,
-            "nvmlDeviceGetTotalEnergyConsumption": lambda h: self.answer(h, "energy", h.energy_mj),
+            "nvmlDeviceGetTotalEnergyConsumption": lambda h: self.answer(h, "energy", h.counter()),
+            "nvmlDeviceGetFieldValues": self.field_values,
+            "nvmlDeviceGetViolationStatus": self.violation,
             "nvmlDeviceGetPowerUsage": lambda h: self.answer(h, "power", h.power_mw),
             "nvmlDeviceGetEnforcedPowerLimit": lambda h: self.answer(h, "limit", h.power_limit_mw),
             "nvmlDeviceGetClockInfo": lambda h, kind: {1: h.sm_clock_mhz, 2: h.mem_clock_mhz}[kind],
@@ -76,6 +92,26 @@ class FakeNvml:
 
     def shutdown(self) -> None:
         self.shutdowns += 1
+
+    @staticmethod
+    def field_values(gpu: FakeGpu, field_ids: list[int]):
+        # As the driver answers: one entry per field, each with its own return code.
+        assert field_ids == [pynvml.NVML_FI_DEV_POWER_INSTANT]
+        value = pynvml.c_nvmlFieldValue_t()
+        value.fieldId = field_ids[0]
+        if gpu.instant_power_mw is None:
+            value.nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
+        else:
+            value.nvmlReturn, value.valueType = pynvml.NVML_SUCCESS, pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
+            value.value.uiVal = gpu.instant_power_mw
+        return [value]
+
+    def violation(self, gpu: FakeGpu, policy: int):
+        if gpu.violation_ns is None or policy not in gpu.violation_ns:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        answer = pynvml.c_nvmlViolationTime_t()
+        answer.referenceTime, answer.violationTime = 0, gpu.violation_ns[policy]
+        return answer
 
     def handle(self, index: int) -> FakeGpu:
         if index >= len(self.gpus):
@@ -133,8 +169,9 @@ def test_missing_driver_library_is_a_one_line_bench_error(one_gpu) -> None:
 
 def test_energy_counter_window_gives_joules_exact_from_millijoules(one_gpu) -> None:
     fake, gpu = one_gpu
+    gpu.counter_period_s = None
     clock = ManualClock(50.0)
-    meter = NvmlEnergyMeter(nvml.open_gpu(0), clock=clock)
+    meter = NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, align=False)
     meter.begin("mine/hash/0")
     gpu.energy_mj += 234_567
     clock.now += 1.5
@@ -158,8 +195,9 @@ def test_select_meter_picks_the_energy_counter_when_the_gpu_has_one(one_gpu) -> 
 
 
 def test_counter_that_does_not_advance_is_refused_not_reported_as_zero(one_gpu) -> None:
+    one_gpu[1].counter_period_s = None
     clock = ManualClock(50.0)
-    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, align=False) as meter:
         meter.begin("short")
         clock.now += 0.05
         with pytest.raises(BenchError, match="read 0 J over 0.050 s.*at least 1 s"):
@@ -169,6 +207,7 @@ def test_counter_that_does_not_advance_is_refused_not_reported_as_zero(one_gpu) 
 def test_without_energy_counter_power_is_sampled_and_integrated_by_trapezoids(one_gpu) -> None:
     fake, gpu = one_gpu
     gpu.energy_mj = None  # a pre-Volta card: NOT_SUPPORTED
+    gpu.instant_power_mw = None  # and a driver without the instant-power field
     meter = open_nvml_meter(0, sampling_period_s=3600.0)  # thread stays quiet: edges only
     assert isinstance(meter, NvmlSampledMeter)
     meter.close()
@@ -188,10 +227,11 @@ def test_without_energy_counter_power_is_sampled_and_integrated_by_trapezoids(on
     assert fake.inits == fake.shutdowns == 2
 
 
-def test_throttling_seen_at_a_window_edge_is_flagged(one_gpu) -> None:
+def test_throttling_seen_at_a_window_edge_is_flagged_where_no_violation_counters(one_gpu) -> None:
     _fake, gpu = one_gpu
+    gpu.counter_period_s, gpu.violation_ns = None, None
     clock = ManualClock(50.0)
-    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock) as meter:
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, align=False) as meter:
         meter.begin("w")
         gpu.energy_mj += 5_000
         gpu.clock_event_mask = 0x1 | 0x4 | 0x8  # idle is not throttling; power cap and HW slowdown are
@@ -199,13 +239,14 @@ def test_throttling_seen_at_a_window_edge_is_flagged(one_gpu) -> None:
         clock.now += 1.0
         m = meter.end("w")
     assert m.details["throttled"] == ["hw_slowdown", "sw_power_cap"]
+    assert m.details["throttle_basis"].startswith("clocks-event reasons at either edge")
     assert m.details["state_start"]["throttle_reasons"] == ["gpu_idle"]
     assert m.details["state_end"]["temperature_c"] == 83
 
 
 def test_gpu_lost_mid_run_surfaces_at_the_window_end(one_gpu) -> None:
     _fake, gpu = one_gpu
-    with NvmlEnergyMeter(nvml.open_gpu(0)) as meter:
+    with NvmlEnergyMeter(nvml.open_gpu(0), align=False) as meter:
         meter.begin("w")
         gpu.fail["energy"] = pynvml.NVML_ERROR_GPU_IS_LOST
         with pytest.raises(BenchError, match="nvmlDeviceGetTotalEnergyConsumption failed: GPU is lost"):
@@ -273,3 +314,102 @@ def test_survey_without_nvml_says_why_and_does_not_raise(one_gpu) -> None:
 def test_throttle_reason_names_keep_unknown_bits() -> None:
     assert nvml.throttle_reason_names(0) == []
     assert nvml.throttle_reason_names(0x10 | 0x1000) == ["sync_boost", "unknown_0x1000"]
+
+
+# -- issue 13 item 3: window edges on counter updates, instant power, violation time -----------
+
+def _stepping_counter(gpu: FakeGpu, period_s: float, watts: float) -> ManualClock:
+    """A counter that steps every ``period_s`` of a manual clock, which the meter's sleeps advance."""
+    clock = ManualClock(50.03)
+    gpu.counter_clock, gpu.counter_period_s = clock, period_s
+    gpu.counter_step_mj = round(watts * period_s * 1000)
+    return clock
+
+
+def _advance(clock: ManualClock):
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    return sleep
+
+
+def test_update_period_is_measured_and_sets_the_minimum_window(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    clock = _stepping_counter(gpu, 0.4, 100.0)
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, sleep=_advance(clock)) as meter:
+        assert meter.update_period_s == pytest.approx(0.4, abs=2e-3)
+        assert meter.min_window_s == pytest.approx(4.0, abs=0.02)  # 10 update periods
+        assert meter.describe()["counter_update_period_s"] == meter.update_period_s
+
+
+def test_aligned_edges_give_the_true_power_where_unaligned_ones_are_off(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    clock = _stepping_counter(gpu, 0.1, 100.0)
+    sleep = _advance(clock)
+
+    def window(meter) -> object:
+        clock.now = 60.03  # asked mid-way between two updates
+        meter.begin("w")
+        sleep(1.04 - (clock.now - 60.03))  # the work ends mid-way too
+        return meter.end("w")
+
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, sleep=sleep, align=False) as plain:
+        unaligned = window(plain)
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, sleep=sleep) as meter:
+        aligned = window(meter)
+    assert unaligned.watts == pytest.approx(100.0 / 1.04, rel=1e-3)  # 10 steps over 1.04 s: 4% low
+    assert aligned.watts == pytest.approx(100.0, rel=3e-3)
+    edges = aligned.details["edges"]
+    assert edges["start"]["aligned"] and edges["end"]["aligned"]
+    assert 0 < edges["start"]["waited_s"] <= 0.1
+
+
+def test_a_counter_that_stops_updating_is_read_unaligned_and_says_so(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    clock = _stepping_counter(gpu, 0.1, 100.0)
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, sleep=_advance(clock)) as meter:
+        meter.begin("w")
+        stuck_at = clock.now
+        gpu.counter_clock = lambda: stuck_at  # no more steps from here on
+        gpu.energy_mj += 50_000
+        clock.now += 1.0
+        m = meter.end("w")
+    assert m.details["edges"]["end"] == {"aligned": False, "why": "no counter update within 3 periods"}
+    assert m.joules > 0
+
+
+def test_power_sampling_reads_instant_power_where_the_field_is_supported(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    gpu.energy_mj = None
+    clock = ManualClock(50.0)
+    with NvmlSampledMeter(nvml.open_gpu(0), period_s=3600.0, clock=clock) as meter:
+        meter.begin("w")
+        clock.now += 2.0
+        m = meter.end("w")
+        described = meter.describe()
+    assert m.joules == pytest.approx(360.0)  # 180 W instant, not the 150 W average
+    assert "instant power" in m.source
+    assert "NVML_FI_DEV_POWER_INSTANT" in described["reading"]
+    gpu.instant_power_mw = None
+    with NvmlSampledMeter(nvml.open_gpu(0), period_s=3600.0, clock=clock) as meter:
+        assert meter.describe()["reading"].startswith("nvmlDeviceGetPowerUsage (mW; instant power unavailable")
+        assert "1 s average" in meter.label
+
+
+def test_throttling_between_the_edges_is_caught_by_violation_time(one_gpu) -> None:
+    _fake, gpu = one_gpu
+    gpu.counter_period_s = None
+    clock = ManualClock(50.0)
+    with NvmlEnergyMeter(nvml.open_gpu(0), clock=clock, align=False) as meter:
+        meter.begin("w")
+        gpu.energy_mj += 5_000
+        gpu.violation_ns[0] += 250_000_000  # 0.25 s power-capped mid-window
+        gpu.violation_ns[4] += 900_000_000  # low utilisation: not throttling
+        clock.now += 1.0
+        m = meter.end("w")
+    # Both edges show no throttle reason: snapshots alone would have missed it.
+    assert m.details["state_start"]["throttle_reasons"] == m.details["state_end"]["throttle_reasons"] == ["gpu_idle"]
+    assert m.details["throttled"] == ["power_cap"]
+    assert m.details["violation_s"]["power_cap"] == pytest.approx(0.25)
+    assert m.details["violation_s"]["low_utilization"] == pytest.approx(0.9)
+    assert "violation time" in m.details["throttle_basis"]

@@ -20,6 +20,8 @@ class Reading:
     seconds: float  # monotonic clock at the reading
     joules: float  # running total since the meter opened
     counts: Mapping[str, float] = field(default_factory=dict)  # other running totals (per-domain joules...)
+    # How this reading was taken, kept per edge (e.g. the wait for an energy-counter update).
+    edge: Mapping[str, Any] = field(default_factory=dict)
 
 
 class RunningTotalMeter:
@@ -81,6 +83,8 @@ class RunningTotalMeter:
         counts = {name: reading.counts[name] - start.counts.get(name, 0.0) for name in reading.counts}
         if counts:
             details["counts"] = counts
+        if start.edge or reading.edge:
+            details["edges"] = {"start": dict(start.edge), "end": dict(reading.edge)}
         details.update(self._window_details(start, reading, seconds, start_state, end_state))
         if start_state or end_state:
             details["state_start"] = start_state
