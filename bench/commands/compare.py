@@ -24,6 +24,7 @@ from bench.compare import (
     merge_devices, to_csv, to_json, to_markdown,
 )
 from bench.devices import slugify
+from bench.energy import EnergyKind
 from bench.errors import BenchError
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -301,7 +302,7 @@ def revenue_curves(
             mine = replace(by_workload["mine"], name=f"{device.slug} mine")
             infer = replace(by_workload["infer"], name=f"{device.slug} infer") if "infer" in by_workload else None
             pairs.append((device.label, device.figures["mine"].energy_kind, mine, infer))
-    pairs += [(a.name, "datasheet", a, None) for a in asics]
+    pairs += [(a.name, EnergyKind.DATASHEET, a, None) for a in asics]
     if not pairs:
         return []
     flips = [m.breakeven.get("btc_usd") for _, _, m, _ in pairs]

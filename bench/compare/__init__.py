@@ -1,7 +1,8 @@
 """Comparing devices from saved result files: merge per device, check comparability, rank, judge.
 
-Pure: result documents in, dataclasses out; no files, no printing (bench/commands/compare.py
-reads the files and renders). merge.py, rank.py and render.py hold the steps. The steps, in order:
+Pure: parsed results (bench/result_model.py) in, dataclasses out; no files, no printing
+(bench/commands/compare.py reads the files and renders). merge.py, rank.py and render.py hold
+the steps. The steps, in order:
 
 1. ``merge_devices``: files of one device become one ``DeviceRuns``. Their measurement windows
    are pooled, so the merged median and spread cover run-to-run variation as well as the

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping
 
 from bench.economics.rows import EconomicsRow, ai_row, mining_row, pair
+from bench.energy import EnergyKind
 from bench.market import Scenario
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def asic_rows(scenario: Scenario) -> list[EconomicsRow]:
 
     return [
         mining_row(
-            spec.name, spec.hashes_per_s, spec.watts, scenario, source="datasheet", device=spec.name,
+            spec.name, spec.hashes_per_s, spec.watts, scenario, source=EnergyKind.DATASHEET, device=spec.name,
             source_detail=f"datasheet ({spec.date}): {spec.source}",
         )
         for spec in asic_specs()

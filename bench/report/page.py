@@ -1,0 +1,155 @@
+"""The report page: one self-contained HTML file (no script, no fetch; plots as data URIs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Sequence
+
+from bench.compare import BEST, BEST_RUN, NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number
+from bench.energy import EnergyKind
+from bench.report import Plot, ReportInputs
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.3rem .45rem;text-align:right;vertical-align:top}
+th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+td.best{background:#e3f4e3}td.nc{background:#f8e7e7;color:#555}
+.kind{font-size:.7rem;padding:0 .25rem;border-radius:.2rem;white-space:nowrap}
+.measured{background:#d8ecd8}.estimated{background:#f6e3c3}.datasheet{background:#dde4f3}
+.sub{display:block;color:#555;font-size:.72rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#333;max-width:900px}
+#energy-table td,#market-table td{text-align:left}td.date{white-space:nowrap}
+img{max-width:100%;height:auto;border:1px solid #ddd}.missing{color:#8a4b00}ul{font-size:.88rem}
+"""
+
+
+def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
+    e = html.escape
+    comparison = inputs.comparison
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        # Nothing may be fetched: only the embedded images and the inline style.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{e(inputs.title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(inputs.title)}</h1>",
+        f"<p>Generated {e(inputs.generated_utc)}"
+        + (f" by joulebench {e(inputs.tool_version)}" if inputs.tool_version else "")
+        + (f", scenario <b>{e(inputs.scenario)}</b>" if inputs.scenario else "")
+        + f". {len(inputs.devices)} device(s) from {sum(len(d.paths) for d in inputs.devices)} result file(s).</p>",
+        '<h2 id="comparison">Comparison</h2>',
+        _table_html(comparison),
+        "<p class=\"sub\">Sorted by " + e(comparison.column(comparison.sort_key).title)
+        + ", best first. ±: half the range from the lowest to the highest window; ×N: ratio to the best "
+        "comparable row of the column; <i>beyond spread</i>: the two devices' lowest-to-highest window ranges do "
+        "not overlap; <i>within spread</i>: they overlap, so the difference may be run-to-run noise. "
+        "Each figure's energy is tagged measured, estimated or datasheet.</p>",
+    ]
+    notes = list(comparison.notes) + [f"{r.label}: {n}" for r in comparison.rows for n in r.notes]
+    if notes:
+        parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
+    for plot in plots:
+        parts.append(f'<h2 id="plot-{e(plot.key)}">{e(plot.title)}</h2>')
+        if plot.png is not None:
+            data = base64.b64encode(plot.png).decode("ascii")
+            parts.append(
+                f'<figure><img class="plot" id="img-{e(plot.key)}" alt="{e(plot.title)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>{e(plot.caption)}'
+                f"{_energy_list(inputs.devices, plot.key)}</figcaption></figure>"
+            )
+        if plot.missing:
+            parts.append(f'<p class="missing">{e(plot.missing)}</p>')
+    parts.append('<h2 id="energy">Energy sources</h2>')
+    parts.append(_energy_table(inputs.devices, comparison))
+    parts.append('<h2 id="market">Market inputs</h2>')
+    parts.append(_market_html(inputs))
+    parts.append('<h2 id="files">Result files</h2><ul>')
+    for device in inputs.devices:
+        parts.append(
+            f"<li>{e(device.label)} (hosts {e(', '.join(device.hosts))}): "
+            + ", ".join(f"<code>{e(p)}</code>" for p in device.paths) + "</li>"
+        )
+    parts.append("</ul></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _table_html(comparison: Comparison) -> str:
+    e = html.escape
+    head = "".join(
+        f"<th>{e(c.title)}<span class=\"sub\">{e(c.unit)}"
+        + (f", {'higher' if c.higher_is_better else 'lower'} is better" if c.ranked else "") + "</span></th>"
+        for c in comparison.columns
+    )
+    rows = []
+    for row in comparison.rows:
+        cells = [f"<td>{e(row.label)}<span class=\"sub\">{e(row.kind)}"
+                 + (f", {len(row.files)} file(s)" if row.files else "") + "</span></td>"]
+        for column in comparison.columns:
+            cell = row.cells[column.key]
+            css = "best" if cell.verdict in (BEST, BEST_RUN) else "nc" if cell.verdict == NOT_COMPARABLE else ""
+            if cell.value is None:
+                cells.append(f"<td title=\"{e(cell.note)}\">-" + (f"<span class=\"sub\">{e(cell.note)}</span>" if cell.note else "") + "</td>")
+                continue
+            detail = describe_cell(cell, column)[len(format_number(cell.value)):].strip()
+            if cell.energy_kind and not column.economics:
+                detail = detail.replace(f"({cell.energy_kind})", "").strip()
+            kind = (f' <span class="kind {e(cell.energy_kind)}" title="{e(cell.energy_source or "")}">{e(cell.energy_kind)}</span>'
+                    if cell.energy_kind else "")
+            cells.append(
+                f'<td class="{css}">{e(format_number(cell.value))}{kind}'
+                + (f'<span class="sub">{e(detail)}</span>' if detail else "") + "</td>"
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<table id="comparison-table"><thead><tr><th>device</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+_PLOT_WORKLOADS = {"scatter": ("mine", "infer"), "revenue": ("mine", "infer"), "bars": ("mine", "infer", "train")}
+
+
+def _energy_list(devices: Sequence[DeviceRuns], plot_key: str) -> str:
+    e = html.escape
+    items = []
+    for device in devices:
+        for workload in _PLOT_WORKLOADS.get(plot_key, ()):
+            figure = device.figures.get(workload)
+            if figure is not None:
+                items.append(f"<li>{e(device.label)}, {e(workload)}: <span class=\"kind {e(figure.energy_kind)}\">"
+                             f"{e(figure.energy_kind)}</span> {e(figure.energy_source)}</li>")
+    return f'<ul class="energy">{"".join(items)}</ul>' if items else ""
+
+
+def _energy_table(devices: Sequence[DeviceRuns], comparison: Comparison) -> str:
+    e = html.escape
+    rows = []
+    for device in devices:
+        for figure in device.figures.values():
+            rows.append(
+                f"<tr><td>{e(device.label)}</td><td>{e(figure.workload)} ({e(figure.phase)})</td>"
+                f"<td><span class=\"kind {e(figure.energy_kind)}\">{e(figure.energy_kind)}</span></td>"
+                f"<td>{e(figure.energy_source)}</td><td>{figure.windows}</td><td>{format_number(figure.watts)}</td></tr>"
+            )
+    for row in comparison.rows:
+        if row.kind == "asic":
+            rows.append(f"<tr><td>{e(row.label)}</td><td>mine</td><td><span class=\"kind {EnergyKind.DATASHEET}\">"
+                        f"{EnergyKind.DATASHEET}</span></td>"
+                        f"<td>{e('; '.join(row.notes))}</td><td>-</td><td>-</td></tr>")
+    return ("<table id=\"energy-table\"><thead><tr><th>device</th><th>workload (phase)</th><th>energy</th>"
+            "<th>source</th><th>windows</th><th>median W</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _market_html(inputs: ReportInputs) -> str:
+    e = html.escape
+    if not inputs.market:
+        return '<p class="missing">no market inputs were given, so no money figures are shown</p>'
+    rows = "".join(
+        f"<tr><td>{e(m.name)}</td><td>{e(m.value)}</td><td class=\"date\">{e(m.date)}</td><td>{e(m.source)}</td></tr>"
+        for m in inputs.market
+    )
+    return ("<table id=\"market-table\"><thead><tr><th>input</th><th>value</th><th>date</th><th>source</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")
+
+
