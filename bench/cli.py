@@ -12,7 +12,7 @@ import click
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.runner import PRESETS
+from bench.measure import PRESETS
 from bench.workloads import WorkloadOptions, names as workload_names_known
 
 positive_int = click.IntRange(min=1)
@@ -58,6 +58,8 @@ def cli() -> None:
               help="Directory for result files (<machine>/<timestamp>_<device>.json).")
 @click.option("--json", "as_json", is_flag=True, help="Also print the result document to stdout (tables go to stderr).")
 @click.option("--threads", type=positive_int, help="mine on CPU: worker threads (default: all cores).")
+@click.option("--kernel", type=click.Choice(["auto", "sha-ni", "simd"]), default=None,
+              help="mine on CPU: kernel variant (default auto: the fastest here, measured once and cached).")
 @click.option("--model", help="infer/train: model shape (tiny, gpt2-124m, llama-1b, llama-8b).")
 @click.option("--dtype", type=click.Choice(DTYPES), help="infer/train: float32, bfloat16 or float16 (default bf16 on CUDA, float32 on CPU).")
 @click.option("--batch-size", type=positive_int, help="infer: sequences decoded together.")
@@ -70,7 +72,7 @@ def cli() -> None:
 @click.option("--watts-command", help="A shell command that prints the current draw in watts; sampled during windows.")
 def run(
     device_spec: str, workload_names: tuple[str, ...], preset: str, out_dir: Path, as_json: bool,
-    threads: int | None, model: str | None, dtype: str | None, batch_size: int | None,
+    threads: int | None, kernel: str | None, model: str | None, dtype: str | None, batch_size: int | None,
     prompt_tokens: int | None, output_tokens: int | None, train_batch_size: int | None,
     train_seq_len: int | None, cpu_tdp_watts: float | None, watts: float | None, watts_command: str | None,
 ) -> int:
@@ -96,7 +98,7 @@ def run(
     _writable_dir(out_dir)
     _writable_dir(out_dir / fingerprint.machine_name())  # checked before measuring, not after
     options = WorkloadOptions(
-        threads=threads, model=model, dtype=dtype, batch_size=batch_size, prompt_tokens=prompt_tokens,
+        threads=threads, kernel=kernel, model=model, dtype=dtype, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, train_batch_size=train_batch_size, train_seq_len=train_seq_len,
     )
     names = list(dict.fromkeys(workload_names)) or list(workload_names_known())
