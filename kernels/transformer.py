@@ -13,9 +13,12 @@ Entry points:
   prefill(ids, rows)         fills KV-cache rows ``rows`` for positions 0..T-1, last-position logits
   decode(ids, pos)           one token per sequence at position ``pos`` (int), attends to
                              the cache up to ``pos`` only
-  decode_static(ids, pos)    the same with ``pos`` a 1-element tensor and attention over the whole
-                             cache under a mask: fixed shapes, so torch.compile / CUDA graphs can
-                             capture it once
+  decode_static(ids, pos, length)
+                             the same with ``pos`` a 1-element tensor, attending to the first
+                             ``length`` cache positions (an int: a bucket the caller picks so that
+                             length > pos) under a mask hiding those after ``pos``: fixed shapes
+                             per length, so torch.compile / CUDA graphs capture one graph per
+                             bucket and read only the filled part of the cache, not all of it
 Call ``setup_cache(batch, length)`` before prefill/decode.
 """
 
@@ -199,7 +202,8 @@ class Attention(nn.Module):
             cache = self.kv_cache
             cache.k.index_copy_(2, pos, k)
             cache.v.index_copy_(2, pos, v)
-            y = self._attend_one(q, cache.k, cache.v, mask=mask)
+            length = mask.shape[-1]  # the bucket: only these positions are read
+            y = self._attend_one(q, cache.k[:, :, :length], cache.v[:, :, :length], mask=mask)
         return self.wo(y.transpose(1, 2).reshape(batch, seq, self.q_dim))
 
     def _attend(self, q, k, v, causal: bool = False, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -397,10 +401,11 @@ class Transformer(nn.Module):
         x, rope = self._embed(ids, self.cache_positions[pos:pos + 1])
         return self.lm_head(self._blocks(x, rope, "decode", start=pos)[:, 0])
 
-    def decode_static(self, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """``decode`` with ``pos`` a 1-element tensor and fixed shapes (for torch.compile)."""
+    def decode_static(self, ids: torch.Tensor, pos: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """``decode`` with ``pos`` a 1-element tensor and fixed shapes (for torch.compile), attending
+        to the first ``length`` cache positions (default: the whole cache); ``length`` > pos."""
         x, rope = self._embed(ids, pos)
-        mask = (self.cache_positions <= pos).view(1, 1, 1, -1)
+        mask = (self.cache_positions[:length] <= pos).view(1, 1, 1, -1)
         return self.lm_head(self._blocks(x, rope, "static", pos=pos, mask=mask)[:, 0])
 
 

@@ -228,3 +228,52 @@ def test_compiled_decode_asked_for_but_failing_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **options: lambda *args: 1 / 0)
     with pytest.raises(BenchError, match="compiled decode failed: ZeroDivisionError"):
         work._choose_decode_step(FakeCuda())
+
+
+# -- issue 13 item 4: compiled decode attends to the filled prefix, bucketed --------------------
+
+def test_attend_lengths_cover_the_filled_prefix_in_at_most_eight_buckets():
+    from bench.workloads.infer import attend_lengths
+
+    for prompt, output in [(512, 256), (32, 8), (10, 3), (128, 1), (100, 17)]:
+        lengths = attend_lengths(prompt, output)
+        assert len(lengths) == output and len(set(lengths)) <= 8
+        assert all(prompt + i + 1 <= n <= prompt + output for i, n in enumerate(lengths))
+        assert lengths == sorted(lengths)
+    standard = attend_lengths(512, 256)
+    # Standard preset: the whole 768-position cache read 20% more than the filled prefix (mean
+    # 640.5); the buckets leave about 2.5% over it.
+    assert sum(standard) / 256 < 1.03 * (512 + 257 / 2)
+
+
+def _tiny_decoder(seed_prompts=7):
+    cfg = SHAPES["tiny"]
+    model = build_model(cfg, "cpu", torch.float64, seed=0, max_positions=40, init_std=0.3).eval()
+    prompts = torch.randint(0, cfg.vocab_size, (2, 12), generator=torch.Generator().manual_seed(seed_prompts))
+    return model, GreedyDecoder(model, prompts, output_tokens=20, prefill_chunk_tokens=8192)
+
+
+def test_compiled_bucketed_decode_is_one_graph_per_bucket_and_generates_eager_ids():
+    from torch._dynamo.testing import CompileCounter
+
+    from bench.workloads.infer import bucketed_step
+
+    model, decoder = _tiny_decoder()
+    with torch.inference_mode():
+        decoder.prefill()
+        decoder.decode()
+        eager_ids = decoder.generated_ids()
+        torch._dynamo.reset()
+        counter = CompileCounter()  # dynamo's tracing, without inductor's slow CPU code generation
+        decoder.step_logits = bucketed_step(decoder, torch.compile(model.decode_static, backend=counter,
+                                                                   fullgraph=True, dynamic=False))
+        decoder.touch_buckets()
+        compiled_in_warm_up = counter.frame_count
+        decoder.prefill()
+        decoder.decode()
+        compiled_ids = decoder.generated_ids()
+    torch._dynamo.reset()
+    assert torch.equal(compiled_ids, eager_ids)
+    buckets = len(set(decoder.attend_lengths))
+    assert buckets > 1
+    assert compiled_in_warm_up == counter.frame_count == buckets  # nothing left to compile in a timed decode

@@ -87,6 +87,30 @@ def test_static_decode_and_chunked_prefill_equal_eager(name):
     torch.testing.assert_close(torch.stack(steps, 1), full[:, 12:20])
 
 
+@pytest.mark.parametrize("name", TINY_SHAPES)
+def test_static_decode_over_a_bucket_equals_eager_and_reads_only_the_bucket(name, monkeypatch):
+    from kernels import transformer
+
+    cfg = SHAPES[name]
+    model = build_model(cfg, "cpu", torch.float64, seed=0, max_positions=32, init_std=0.3).eval()
+    ids = torch.randint(0, cfg.vocab_size, (2, 20), generator=torch.Generator().manual_seed(3))
+    key_lengths = []
+    sdpa = transformer.F.scaled_dot_product_attention
+
+    def recording(q, k, v, **kwargs):
+        key_lengths.append(k.shape[-2])
+        return sdpa(q, k, v, **kwargs)
+
+    with torch.inference_mode():
+        full = model(ids)
+        model.setup_cache(2, 32)
+        model.prefill(ids[:, :12])
+        monkeypatch.setattr(transformer.F, "scaled_dot_product_attention", recording)
+        steps = [model.decode_static(ids[:, t:t + 1], torch.tensor([t]), 16 if t < 16 else 24) for t in range(12, 20)]
+    torch.testing.assert_close(torch.stack(steps, 1), full[:, 12:20])
+    assert sorted(set(key_lengths)) == [16, 24]  # the bucket, never the 32-position cache
+
+
 def test_packed_cpu_linears_compute_what_the_plain_model_does():
     cfg = SHAPES["tiny-gpt2"]
     plain = build_model(cfg, "cpu", torch.float32, seed=0, max_positions=32, init_std=0.3).eval()
