@@ -155,6 +155,47 @@ def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
 def test_out_of_memory_is_told_apart_from_other_errors():
     assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    # cuBLAS failing to allocate its workspace is out of memory too (issue 13 item 5).
+    assert is_out_of_memory(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"))
+    assert is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert not is_out_of_memory(RuntimeError("CUDA error: CUBLAS_STATUS_EXECUTION_FAILED when calling cublasGemmEx"))
+
+
+def test_batch_search_measures_the_compiled_decode_too(monkeypatch):
+    """A batch whose eager step fits but whose compiled step (CUDA-graph pool on top) does not is
+    too big: the search must try the compiled form. The device is faked as CUDA; the compiled step
+    is decode_static with a cuBLAS allocation failure above 3 rows, as a full card would answer."""
+    from bench.workloads import torch_build
+    from bench.workloads.infer import bucketed_step
+
+    work = InferWorkload("tiny", batch_size=8, prompt_tokens=8, output_tokens=6, dtype="float32")
+    work._model = build_model(work.cfg, "cpu", torch.float32, seed=0, max_positions=14).eval()
+    prompts = torch.randint(0, work.cfg.vocab_size, (8, 8), generator=torch.Generator().manual_seed(1))
+    compiled_batches = []
+
+    def compiled_step(decoder):
+        static = bucketed_step(decoder, work._model.decode_static)
+
+        def step(ids, i):
+            compiled_batches.append(ids.shape[0])
+            if ids.shape[0] > 3:
+                raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+            return static(ids, i)
+
+        return step
+
+    monkeypatch.setattr(work, "_compiled_step", compiled_step)
+    fake_cuda = SimpleNamespace(kind="cuda", name="Fake GPU", synchronize=lambda: None)
+    details = {}
+    with torch.inference_mode():
+        batch = torch_build.fitting_batch(fake_cuda, 8, lambda b: work._fits(prompts[:b], fake_cuda), "tiny", details)
+    assert batch == 3 and details == {"oom_batch": 8, "largest_batch_that_fit": 3}
+    assert 8 in compiled_batches  # the eager step alone fits every batch: only the compiled one could say no
+    work.decode_mode = "eager"
+    compiled_batches.clear()
+    with torch.inference_mode():
+        assert torch_build.fitting_batch(fake_cuda, 8, lambda b: work._fits(prompts[:b], fake_cuda), "tiny", {}) == 8
+    assert compiled_batches == []  # never compiled when it will not be measured
 
 
 def _has_cxx_compiler() -> bool:

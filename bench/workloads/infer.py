@@ -239,13 +239,30 @@ class InferWorkload:
         return BuildInfo(phases=phases, details=details)
 
     def _fits(self, prompts: torch.Tensor, device) -> bool:
-        """Does ``prompts``' batch fit: cache, prefill and a decode step at the last position."""
+        """Does ``prompts``' batch fit: cache, prefill and a decode step at the last position, eager
+        and, where the compiled form may be chosen, compiled and recorded as a CUDA graph too (its
+        memory pool comes on top of the eager footprint)."""
         def attempt() -> None:
             decoder = GreedyDecoder(self._model, prompts, self.output_tokens, self.prefill_chunk_tokens)
             decoder.prefill()
-            decoder.step_logits(decoder.out_ids[0].view(-1, 1), self.output_tokens - 1).argmax(dim=-1)
+            ids, last = decoder.out_ids[0].view(-1, 1), self.output_tokens - 1
+            decoder.step_logits(ids, last).argmax(dim=-1)
+            if self.decode_mode == "eager":
+                return
+            decoder.step_logits = self._compiled_step(decoder)
+            try:
+                for _ in range(3):  # cudagraph trees: warm-up run, recording, replay
+                    decoder.step_logits(ids, last).argmax(dim=-1)
+                device.synchronize()
+            except Exception as exc:  # noqa: BLE001 - a compiler failure is choose_step_form's to report
+                if torch_build.is_out_of_memory(exc):
+                    raise
 
-        return torch_build.fits_in_memory(device, attempt, self._model.drop_cache)
+        def release() -> None:
+            self._model.drop_cache()
+            torch._dynamo.reset()  # the trial's graphs and their pool; a new batch is a new graph anyway
+
+        return torch_build.fits_in_memory(device, attempt, release)
 
     def _choose_decode_step(self, device) -> dict[str, Any]:
         """Pick eager or compiled decode by timing one full decode of each (after a warm-up)."""
@@ -264,11 +281,11 @@ class InferWorkload:
                 decoder.decode()
 
         return torch_build.choose_step_form(
-            device, self.decode_mode, eager=decoder.eager_step, compile=self._compiled_step, use=use,
+            device, self.decode_mode, eager=decoder.eager_step, compile=lambda: self._compiled_step(decoder), use=use,
             warm_up=warm_up, run=run, runs=1, what="decode", timings_key="one_decode_s")
 
-    def _compiled_step(self) -> Callable[[torch.Tensor, int], torch.Tensor]:
-        return bucketed_step(self._decoder, torch.compile(self._model.decode_static, mode="reduce-overhead",
+    def _compiled_step(self, decoder: GreedyDecoder) -> Callable[[torch.Tensor, int], torch.Tensor]:
+        return bucketed_step(decoder, torch.compile(self._model.decode_static, mode="reduce-overhead",
                                                           fullgraph=True, dynamic=False))
 
     def close(self) -> None:

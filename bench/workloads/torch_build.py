@@ -74,8 +74,15 @@ def check_memory(device_kind: str, torch_device: torch.device, *, gpu_need_bytes
         raise BenchError(host_refusal(gib(host_need_bytes), gib(available)))
 
 
+# What running out of device memory looks like besides torch's own OutOfMemoryError: cuBLAS
+# allocating its workspace (a RuntimeError "CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate"
+# or "... cublasLtMatmul"), cuDNN likewise, and CUDA's own "out of memory".
+_OOM_TEXTS = ("out of memory", "cublas_status_alloc_failed", "cudnn_status_alloc_failed")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    text = str(exc).lower()
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or any(t in text for t in _OOM_TEXTS)
 
 
 def largest_fitting_batch(fits: Callable[[int], bool], wanted: int) -> int | None:
