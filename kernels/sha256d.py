@@ -7,7 +7,8 @@ Variants of the nonce scan, in the order of the files that hold them:
     nonces in SIMD lanes (``simd``), threads over parts of the range;
   * ``kernels.sha256d_cuda``: numba.cuda.jit, several nonces per thread, hits through an atomic
     counter.
-``scan(..., device=...)`` is the one entry point the harness, the tests and users call.
+``scan(..., device=..., variant=...)`` is the one entry point the harness, the tests and users
+call; on the CPU its default variant is chosen by measurement (``kernels.sha256d_choice``).
 
 Conventions (as in Bitcoin Core): header fields are little-endian; hashes are *displayed*
 byte-reversed (the genesis hash starts with zeros when shown); a hash meets a target when the
@@ -245,21 +246,30 @@ def resolve_candidates(inputs: np.ndarray, nonces: np.ndarray, tops: np.ndarray,
     return hits
 
 
-def scan(header: bytes, start: int, count: int, target: int, device: str = "cpu") -> list[int]:
+def scan(header: bytes, start: int, count: int, target: int, device: str = "cpu", variant: str = "auto") -> list[int]:
     """Every nonce in [start, start + count), in increasing order, whose header hash is <= target.
 
     ``header`` is 80 bytes (its nonce field is ignored) or the 76 bytes before the nonce.
-    Nonces are 32-bit and the range may not wrap. ``device`` is "cpu" or "cuda".
+    Nonces are 32-bit and the range may not wrap. ``device`` is "cpu" or "cuda". On the CPU,
+    ``variant`` "auto" is the one the mine workload would choose here (measured once per
+    machine and kernel source, then cached: ``kernels.sha256d_choice``); "sha-ni" or "simd"
+    forces one (ValueError where the CPU lacks it).
     """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda" and variant != "auto":
+        raise ValueError(f"variant applies to the CPU kernels only, got {variant!r} for cuda")
     inputs = kernel_inputs(header)
     _check_range(start, count)
     limbs = target_limbs(target)
     if device == "cpu":
-        from kernels import sha256d_cpu
+        from kernels import sha256d_choice, sha256d_cpu
 
-        nonces, tops = sha256d_cpu.candidates(inputs, start, count, limbs[0])
+        if count == 0 and variant == "auto":
+            return []  # nothing to scan: no reason to time the variants
+        threads = sha256d_cpu.default_threads()
+        chosen = sha256d_choice.choose(threads, variant=variant).variant
+        nonces, tops = sha256d_cpu.candidates(inputs, start, count, limbs[0], threads, variant=chosen)
     else:
         from kernels import sha256d_cuda
 

@@ -1,11 +1,12 @@
 """SHA-256d nonce scan on the CPU with numba.njit, in two variants, one thread per part of the range.
 
   * ``sha-ni``: two nonces at a time through the x86 SHA extensions (``kernels.sha256_ni``), on
-    CPUs that have them; the faster one where both run (``benchmarks/bench_sha256d.py``), and
-    about a second to compile;
+    CPUs that have them; about a second to compile;
   * ``simd``: lanes of nonces in SIMD registers, described below; any x86-64 (AVX2 or AVX-512
     make it fast).
-``default_variant()`` picks ``sha-ni`` when the CPU has it. Both share everything but the loop.
+Which is faster depends on the CPU (2.4x one way on a Zen 3, 2x the other on a Zen 5 with
+AVX-512), so nothing here picks one: ``kernels.sha256d_choice`` measures the candidates
+(``available_variants()``) and remembers the winner. Both share everything but the loop.
 
 How the ``simd`` work is laid out:
   * per header (``sha256d.kernel_inputs``): the midstate of the first 64 bytes and rounds 0..2 of
@@ -129,14 +130,13 @@ def cpu_features() -> dict[str, bool]:
     return {name: bool(features.get(name, False)) for name in ("sha", "avx2", "avx512f", "avx512vl")}
 
 
-def default_variant() -> str:
-    """``sha-ni`` where Numba compiles for a CPU with the SHA extensions, else ``simd``."""
-    return "sha-ni" if sha256_ni.available() else "simd"
+def available_variants() -> tuple[str, ...]:
+    """The variants this CPU runs (as Numba compiles for it), in ``VARIANTS`` order."""
+    return tuple(v for v in VARIANTS if v != "sha-ni" or sha256_ni.available())
 
 
-def kernel(variant: str | None = None):
-    """The compiled-on-demand scan function of ``variant`` (default: ``default_variant()``)."""
-    variant = variant or default_variant()
+def kernel(variant: str):
+    """The compiled-on-demand scan function of ``variant``; ValueError if unknown or not runnable here."""
     if variant == "simd":
         return scan_candidates_simd
     if variant == "sha-ni":
@@ -168,13 +168,11 @@ def _candidates(scan, inputs: np.ndarray, start: int, count: int, top_limit: np.
     return found_nonces[:found], found_tops[:found]
 
 
-def candidates(
-    inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, threads: int | None = None, variant: str | None = None
-):
+def candidates(inputs: np.ndarray, start: int, count: int, top_limit: np.uint32, threads: int | None = None, *, variant: str):
     """Nonces in [start, start + count) whose hash's top word is <= ``top_limit``, in increasing
     order, with those top words; on ``threads`` threads (default: every CPU this process may use)
-    with kernel ``variant`` (default: ``default_variant()``). ``sha256d.resolve_candidates`` turns
-    them into hits. Arguments are checked by the caller."""
+    with kernel ``variant`` ("sha-ni" or "simd"; ``sha256d.scan`` takes "auto").
+    ``sha256d.resolve_candidates`` turns them into hits. Arguments are checked by the caller."""
     scan = kernel(variant)
     if count == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint32)
@@ -191,7 +189,7 @@ def candidates(
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def compile_kernel(variant: str | None = None) -> tuple[float, bool]:
+def compile_kernel(variant: str) -> tuple[float, bool]:
     """Compile ``variant``'s kernel, or load it from the on-disk cache; returns (seconds, from_cache)."""
     scan = kernel(variant)
     before = time.perf_counter()

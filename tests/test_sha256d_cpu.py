@@ -79,9 +79,15 @@ def test_cpu_kernel_equals_hashlib_on_random_headers_and_easy_targets(variant):
     property()
 
 
-def test_public_scan_uses_the_default_variant_and_equals_hashlib():
+def test_public_scan_with_the_measured_variant_equals_hashlib():
     header = KNOWN_BLOCKS[839900][0].to_bytes()
     assert sha256d.scan(header, 0, 2000, 2**249) == sha256d.scan_reference(header, 0, 2000, 2**249)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_public_scan_with_a_forced_variant_equals_hashlib(variant):
+    header = KNOWN_BLOCKS[0][0].to_bytes()
+    assert sha256d.scan(header, 0, 2000, 2**249, variant=variant) == sha256d.scan_reference(header, 0, 2000, 2**249)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

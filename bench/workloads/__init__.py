@@ -36,6 +36,7 @@ class WorkloadOptions:
     """Options from the command line; None means the preset's default for the device."""
 
     threads: int | None = None  # mine, CPU only
+    kernel: str | None = None  # mine, CPU only: "auto" (measured), "sha-ni" or "simd"
     model: str | None = None  # infer and train
     dtype: str | None = None  # infer and train
     batch_size: int | None = None  # infer
@@ -65,7 +66,7 @@ def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
         from bench.devices import require_cuda_compiler
 
         require_cuda_compiler()
-    return MineWorkload.for_preset(preset, device_kind, threads=options.threads)
+    return MineWorkload.for_preset(preset, device_kind, threads=options.threads, variant=options.kernel)
 
 
 def _infer(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
@@ -89,7 +90,7 @@ def _train(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
 KINDS: dict[str, WorkloadKind] = {
     k.name: k
     for k in (
-        WorkloadKind("mine", "hashes", "hash", Earning.MINING, (), ("threads",), _mine),
+        WorkloadKind("mine", "hashes", "hash", Earning.MINING, (), ("threads", "kernel"), _mine),
         WorkloadKind("infer", "tokens", "decode", Earning.TOKENS, ("model",),
                      ("model", "dtype", "batch_size", "prompt_tokens", "output_tokens"), _infer),
         WorkloadKind("train", "tokens", "train", Earning.RENTAL, ("model",),

@@ -6,8 +6,9 @@ shares, which the final check can re-hash. One nonce counts as one hash: one dou
 the 80-byte header (two compressions once the midstate is known). When the 32-bit nonce space
 runs out, the header's time is rolled by one second, as miners do, and the scan starts over.
 
-The CPU runs ``kernels.sha256d_cpu`` on ``threads`` threads, with its ``sha-ni`` variant where the
-CPU has the SHA extensions and its ``simd`` one elsewhere (or as asked); "cuda" runs
+The CPU runs ``kernels.sha256d_cpu`` on ``threads`` threads, with the variant that measured
+fastest here on those threads (``kernels.sha256d_choice``: timed at build, cached per machine and
+kernel source; every candidate's MH/s goes into the build details), or the one asked for; "cuda" runs
 ``kernels.sha256d_cuda`` on the runner's device. After measuring, ``check`` re-hashes with hashlib every share found and
 a sample of scanned nonces, and fails the run on any disagreement.
 
@@ -20,7 +21,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,10 +31,10 @@ from kernels import sha256d
 
 BLOCK_HEIGHT = 839900
 BLOCK, BLOCK_HASH = sha256d.KNOWN_BLOCKS[BLOCK_HEIGHT]
-# Nonces per step, about 100 ms at the rates measured here (a Zen 3 thread: sha-ni ~19 MH/s,
-# simd ~10 MH/s) and at a few GH/s for a datacenter GPU; the same for every preset, so results
-# of one device and variant compare across presets.
-CPU_NONCES_PER_THREAD = {"sha-ni": 2**21, "simd": 2**20}
+# Nonces per step, 50-250 ms at the rates measured so far (a thread: 9-45 MH/s, by CPU and
+# variant) and at a few GH/s for a datacenter GPU. One figure for every variant and preset: the
+# variant is chosen at build, after the config (and so the step) is recorded.
+CPU_NONCES_PER_THREAD = 2**21
 CUDA_NONCES_PER_STEP = 2**29
 SHARES_PER_STEP = 2  # expected; sets the share target
 SAMPLE_SLICES = 4  # check: slices of scanned nonces re-hashed with hashlib, every nonce in them
@@ -46,7 +47,9 @@ KERNELS = {
     "sha-ni": "kernels.sha256d_cpu.scan_candidates_shani (numba.njit, x86 SHA extensions)",
     "simd": "kernels.sha256d_cpu.scan_candidates_simd (numba.njit, nonces in SIMD lanes)",
     "cuda": "kernels.sha256d_cuda.scan_kernel (numba.cuda.jit)",
+    "auto": "kernels.sha256d_cpu, the variant measured fastest here at build (build.variant, build.choice)",
 }
+KERNEL_CHOICES = ("auto", "sha-ni", "simd")  # what --kernel accepts
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class MineConfig:
     threads: int | None  # CPU threads; None on CUDA
     nonces_per_step: int
     share_target: int
-    variant: str = "cuda"  # CPU kernel variant: "sha-ni" or "simd"; "cuda" on CUDA
+    variant: str = "cuda"  # CPU kernel asked for: "auto", "sha-ni" or "simd"; "cuda" on CUDA
 
     def to_dict(self) -> dict[str, Any]:
         config = {
@@ -87,8 +90,11 @@ def share_target_for(nonces_per_step: int, shares_per_step: float = SHARES_PER_S
 class MineWorkload:
     name = "mine"
 
-    def __init__(self, config: MineConfig):
+    def __init__(self, config: MineConfig, *, choose: Callable[..., Any] | None = None):
+        """``choose(threads, variant=...) -> sha256d_choice.Choice`` replaces the measured choice (tests)."""
         self._config = config
+        self._choose = choose
+        self._variant = config.variant  # the CPU variant that runs, once build has chosen it
         self._scanner = None  # CudaScanner once built on CUDA
         self._header_prefix = BLOCK.to_bytes()[: sha256d.PREFIX_BYTES]
         self._inputs = sha256d.kernel_inputs(self._header_prefix)
@@ -99,12 +105,16 @@ class MineWorkload:
 
     @classmethod
     def for_preset(
-        cls, preset: str, device_kind: str, *, threads: int | None = None, variant: str | None = None
+        cls, preset: str, device_kind: str, *, threads: int | None = None, variant: str | None = None,
+        choose: Callable[..., Any] | None = None,
     ) -> "MineWorkload":
-        """``variant``: the CPU kernel, "sha-ni" or "simd" (default: "sha-ni" where the CPU has it)."""
+        """``variant``: the CPU kernel, "auto" (default: the fastest here, measured at build),
+        "sha-ni" or "simd"; one this CPU cannot run is refused here, before anything runs."""
         check_preset(preset, device_kind)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
             raise BenchError(f"threads must be a positive integer, got {threads!r}")
+        if variant == "auto":
+            variant = None
         if device_kind == "cuda":
             if threads is not None or variant is not None:
                 raise BenchError("threads and kernel variant apply to mining on the CPU only, not on CUDA")
@@ -112,14 +122,14 @@ class MineWorkload:
             return cls(MineConfig(device_kind, None, nonces, share_target_for(nonces)))
         from kernels import sha256d_cpu
 
-        try:
-            sha256d_cpu.kernel(variant)
-        except ValueError as exc:
-            raise BenchError(f"mine: {exc}") from None
+        if variant is not None:
+            try:
+                sha256d_cpu.kernel(variant)
+            except ValueError as exc:
+                raise BenchError(f"mine: --kernel {variant}: {exc}") from None
         threads = threads or sha256d_cpu.default_threads()
-        variant = variant or sha256d_cpu.default_variant()
-        nonces = CPU_NONCES_PER_THREAD[variant] * threads
-        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant))
+        nonces = CPU_NONCES_PER_THREAD * threads
+        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant or "auto"), choose=choose)
 
     def config(self) -> dict[str, Any]:
         return self._config.to_dict()
@@ -141,10 +151,16 @@ class MineWorkload:
             self._scanner = sha256d_cuda.CudaScanner()
             details = {"launch": list(self._scanner.launch(self._config.nonces_per_step)), "sm_count": self._scanner.sm_count}
         else:
-            from kernels import sha256d_cpu
+            from kernels import sha256d_choice, sha256d_cpu
 
-            compile_s, cached = sha256d_cpu.compile_kernel(self._config.variant)
-            details = {"variant": self._config.variant}
+            choose = self._choose or sha256d_choice.choose
+            try:
+                choice = choose(self._config.threads, variant=self._config.variant)
+            except ValueError as exc:
+                raise BenchError(f"mine: {exc}") from None
+            self._variant = choice.variant
+            compile_s, cached = sha256d_cpu.compile_kernel(choice.variant)
+            details = {"variant": choice.variant, "kernel": KERNELS[choice.variant], "choice": choice.to_dict()}
         details.update(compile_s=compile_s, cached=cached)
         return BuildInfo(phases=[Phase("hash", "hashes", self.step, headline=True)], details=details)
 
@@ -166,7 +182,7 @@ class MineWorkload:
             return self._scanner.candidates(inputs, start, count, top_limit)
         from kernels import sha256d_cpu
 
-        return sha256d_cpu.candidates(inputs, start, count, top_limit, self._config.threads, self._config.variant)
+        return sha256d_cpu.candidates(inputs, start, count, top_limit, self._config.threads, variant=self._variant)
 
     def _roll_time(self) -> None:
         header = sha256d.BlockHeader.from_bytes(self._header_prefix + b"\0\0\0\0")
