@@ -15,7 +15,7 @@ from bench import report_run
 from bench.cli import main
 from bench.results import parse_result
 
-NAME = "GPU $\\alpha$ [/bold] [link=https://example.invalid]x[/link]"
+NAME = "GPU $\\alpha$ [/bold] [link=https://example.invalid]x[/link] <script>alert(\"x\")</script> & 'q'"
 SOURCE = Path(__file__).resolve().parent.parent / "results" / "vm" / "20261121T162105Z_cpu-amd-epyc.json"
 
 
@@ -43,9 +43,17 @@ def test_report_draws_a_device_name_holding_dollar_math_and_escapes_it_in_html(h
     code, output = _run(["report", str(hostile_result), "--out", str(out)], capsys, monkeypatch)
     assert code == 0, output
     text = out.read_text(encoding="utf-8")
-    assert html.escape("[link=https://example.invalid]x[/link]") in text or "[link=https://example.invalid]" in text
+    assert html.escape(NAME) in text  # the whole name, escaped once, wherever the page shows it
     assert "$\\alpha$" in text
-    assert "<link" not in text
+    assert "<link" not in text and "<script" not in text and NAME not in text
+
+
+def test_economics_prints_a_device_name_as_written(hostile_result, capsys, monkeypatch):
+    code, output = _run(["economics", str(hostile_result), "--no-asics"], capsys, monkeypatch)
+    assert code == 0, output
+    assert "[/bold]" in output and "[link=https://example.invalid]x[/link]" in output
+    assert "<script>" in output  # a terminal shows the name as written
+    assert "\x1b]8;" not in output
 
 
 def test_compare_prints_rich_markup_in_a_device_name_literally(hostile_result, capsys, monkeypatch):
