@@ -15,7 +15,7 @@ from bench import report_run
 from bench.cli import main
 from bench.results import parse_result
 
-NAME = "GPU $\\alpha$ [/bold] [link=https://example.invalid]x[/link] <script>alert(\"x\")</script> & 'q'"
+NAME = "GPU $\\alpha$ $\\frac{$ [/bold] [link=https://example.invalid]x[/link] <script>alert(\"x\")</script> & 'q'"
 SOURCE = Path(__file__).resolve().parent.parent / "results" / "vm" / "20261121T162105Z_cpu-amd-epyc.json"
 
 
