@@ -156,9 +156,7 @@ class Gpu:
         count = _call("nvmlDeviceGetCount")
         uuid = _torch_cuda_uuid(cuda_index)
         if uuid is None:
-            if cuda_index >= count:
-                raise NvmlError(f"NVML sees {count} GPU(s); there is no GPU {cuda_index}")
-            return cuda_index, "NVML index taken equal to the CUDA ordinal (torch gave no UUID)"
+            return Gpu._find_without_torch_uuid(cuda_index, count)
         wanted = _bare_uuid(uuid)
         for index in range(count):
             handle = _call("nvmlDeviceGetHandleByIndex", index)
@@ -167,6 +165,36 @@ class Gpu:
         raise NvmlError(
             f"cuda:{cuda_index} (UUID {uuid}) is not a whole GPU NVML can see (a MIG slice?): "
             "NVML cannot meter it"
+        )
+
+    @staticmethod
+    def _find_without_torch_uuid(cuda_index: int, count: int) -> tuple[int, str]:
+        """The NVML GPU that is ``cuda:N`` when torch gives no UUID, only where that is certain.
+
+        CUDA numbers GPUs fastest first (unless CUDA_DEVICE_ORDER=PCI_BUS_ID) and only those in
+        CUDA_VISIBLE_DEVICES; NVML numbers all of them in an order it does not promise. Taking one
+        index for the other would put one GPU's name and energy on another's figures.
+        """
+        import os
+
+        if cuda_index >= count:
+            raise NvmlError(f"NVML sees {count} GPU(s); there is no GPU {cuda_index}")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        entries = None if visible is None else [e.strip() for e in visible.split(",") if e.strip()]
+        if entries is not None and cuda_index < len(entries) and entries[cuda_index].lower().startswith("gpu-"):
+            prefix = _bare_uuid(entries[cuda_index])  # CUDA takes any unique prefix of a UUID
+            matches = [i for i in range(count)
+                       if _bare_uuid(_text(_call("nvmlDeviceGetUUID", _call("nvmlDeviceGetHandleByIndex", i))))
+                       .startswith(prefix)]
+            if len(matches) == 1:
+                return matches[0], f"matched by UUID {entries[cuda_index]} from CUDA_VISIBLE_DEVICES"
+        elif count == 1 and cuda_index == 0 and (entries is None or entries[:1] == ["0"]):
+            return 0, "the only GPU (torch gave no UUID)"
+        shown = "unset" if visible is None else repr(visible)
+        raise NvmlError(
+            f"cannot tell which of NVML's {count} GPU(s) is cuda:{cuda_index}: torch gave no UUID and CUDA's "
+            f"order need not be NVML's (CUDA_VISIBLE_DEVICES {shown}); list the GPUs by UUID "
+            "(CUDA_VISIBLE_DEVICES=GPU-... from nvidia-smi -L)"
         )
 
     def energy_mj(self) -> int:

@@ -293,6 +293,8 @@ def test_survey_lists_counter_and_sampling_for_every_gpu(monkeypatch, tmp_path) 
     monkeypatch.setattr(rapl, "DEFAULT_ROOT", tmp_path / "none")
     monkeypatch.delenv("JOULEBENCH_POWERCAP_ROOT", raising=False)
     FakeNvml(monkeypatch, [FakeGpu(), FakeGpu(name="Tesla P100", uuid="GPU-p100", energy_mj=None)])
+    uuids = ["11111111-2222-3333-4444-555555555555", "p100"]  # torch sees both, in NVML's order here
+    monkeypatch.setattr(nvml, "_torch_cuda_uuid", lambda index: uuids[index])
     rows = {(s.device, s.meter): s for s in survey()}
     assert rows[("cuda:0", "nvml-energy")].usable
     assert rows[("cuda:1", "nvml-energy")].usable is False
@@ -413,3 +415,52 @@ def test_throttling_between_the_edges_is_caught_by_violation_time(one_gpu) -> No
     assert m.details["violation_s"]["power_cap"] == pytest.approx(0.25)
     assert m.details["violation_s"]["low_utilization"] == pytest.approx(0.9)
     assert "violation time" in m.details["throttle_basis"]
+
+
+# -- issue 13 item 6: GPUs labelled in torch's order, matched by UUID ---------------------------
+
+def _two_gpus(monkeypatch) -> FakeNvml:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    return FakeNvml(monkeypatch, [FakeGpu(name="A", uuid="GPU-aaaa-1"), FakeGpu(name="B", uuid="GPU-bbbb-2")])
+
+
+def test_bench_devices_labels_gpus_in_torchs_order_not_nvmls(monkeypatch) -> None:
+    import torch
+
+    from bench import devices, report_run
+
+    _two_gpus(monkeypatch)
+    # CUDA's default order (fastest first) put NVML's GPU 1 first: torch's cuda:0 is B.
+    torch_order = {0: ("B", "bbbb-2"), 1: ("A", "aaaa-1")}
+    monkeypatch.setattr(devices, "cuda_device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: torch_order[index][0])
+    monkeypatch.setattr(nvml, "_torch_cuda_uuid", lambda index: torch_order[index][1])
+    listing = {d["device"]: d for d in report_run.device_listing()["devices"]}
+    for label, name in (("cuda:0", "B"), ("cuda:1", "A")):
+        assert listing[label]["name"] == name
+        energy = next(m for m in listing[label]["meters"] if m["meter"] == "nvml-energy")
+        assert energy["reason"].endswith(f"({name})")  # the meter reads the same GPU the label names
+    assert nvml.gpu_snapshot(0)["index_mapping"] == "matched by UUID bbbb-2"
+
+
+def test_without_a_torch_uuid_an_ambiguous_ordinal_is_refused_not_guessed(monkeypatch) -> None:
+    _two_gpus(monkeypatch)
+    with pytest.raises(BenchError, match=r"cannot tell which of NVML's 2 GPU\(s\) is cuda:0.*nvidia-smi -L"):
+        nvml.gpu_snapshot(0)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")  # an index: CUDA's, which NVML need not share
+    with pytest.raises(BenchError, match="cannot tell"):
+        nvml.gpu_snapshot(0)
+
+
+def test_without_a_torch_uuid_cuda_visible_devices_uuids_decide(monkeypatch) -> None:
+    _two_gpus(monkeypatch)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb,GPU-aaaa")  # prefixes, as CUDA accepts
+    first, second = nvml.gpu_snapshot(0), nvml.gpu_snapshot(1)
+    assert (first["name"], first["nvml_index"]) == ("B", 1)
+    assert (second["name"], second["nvml_index"]) == ("A", 0)
+    assert first["index_mapping"] == "matched by UUID GPU-bbbb from CUDA_VISIBLE_DEVICES"
+
+
+def test_one_gpu_without_a_torch_uuid_is_that_gpu(one_gpu, monkeypatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert nvml.gpu_snapshot(0)["index_mapping"] == "the only GPU (torch gave no UUID)"
