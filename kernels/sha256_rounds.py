@@ -194,7 +194,14 @@ def sha256d_words(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7
     w0..w2: header words 16..18. A kernel that reads only the last word lets the compiler drop
     the work of the final rounds that only feed the other words (the early reject).
     """
-    w3 = bswap32(nonce)  # the nonce field is little-endian; SHA-256 reads it big-endian
+    # The nonce field is little-endian; SHA-256 reads it big-endian.
+    return sha256d_words_of_word(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7, w0, w1, w2, bswap32(nonce))
+
+
+@register_jitable
+def sha256d_words_of_word(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7, w0, w1, w2, w3):
+    """``sha256d_words`` given header word 19 as SHA-256 reads it (the nonce byte-swapped), for
+    a kernel with a cheaper byte swap of its own (CUDA's byte permute)."""
     a, b, c, d, e, f, g, h = sha256_round(p0, p1, p2, p3, p4, p5, p6, p7, K[3], w3)
     a, b, c, d, e, f, g, h = sha256_round(a, b, c, d, e, f, g, h, K[4], PAD_FIRST)
     a, b, c, d, e, f, g, h = sha256_round(a, b, c, d, e, f, g, h, K[5], ZERO)

@@ -32,13 +32,37 @@ import numpy as np
 from numba import config, cuda
 
 from kernels import sha256_rounds
-from kernels.sha256_rounds import bswap32, sha256d_words, u32
+from kernels.sha256_rounds import sha256d_words_of_word, u32
 
 THREADS_PER_BLOCK = 256
 BLOCKS_PER_SM = 4  # 48 registers a thread (ptx_report, sm_90) fit 5 blocks of 256 per SM; 4 fill it
 DEFAULT_CAPACITY = 4096  # candidates a launch can return before it must be rerun
 SIMULATOR_THREADS = 32  # the simulator runs each thread as a Python thread: keep it small
 SIGNATURE = "void(uint32[::1], int64, int64, uint32, int64[::1], uint32[::1], int64[::1])"
+BSWAP_SELECTOR = 0x0123  # __byte_perm(x, 0, s): result byte i is source byte nibble i of s
+
+
+def byte_perm_model(x, y, selector):
+    """What CUDA's ``__byte_perm`` computes, in Python: byte i of the result is byte
+    ``(selector >> 4 i) & 7`` of the 8 bytes ``y:x`` (x the low four). The simulator, which has no
+    libdevice, runs this; on hardware it is one PRMT instruction."""
+    source = (int(y) << 32) | int(x)
+    return u32(sum(((source >> 8 * ((int(selector) >> 4 * i) & 7)) & 0xFF) << 8 * i for i in range(4)))
+
+
+if config.ENABLE_CUDASIM:
+    _byte_perm = byte_perm_model
+else:
+    from numba.cuda import libdevice
+
+    _byte_perm = libdevice.byte_perm
+
+
+@cuda.jit(device=True)
+def bswap32_prmt(x):
+    """Byte-reverse a word in one PRMT: NVVM leaves ``sha256_rounds.bswap32``'s shifts and masks
+    as seven instructions (read off the SASS, docs/mining-kernels.md)."""
+    return u32(_byte_perm(x, 0, BSWAP_SELECTOR))
 
 
 @cuda.jit(cache=True)
@@ -50,8 +74,9 @@ def scan_kernel(inputs, start, count, top_limit, found_nonces, found_tops, found
     w0, w1, w2 = inputs[16], inputs[17], inputs[18]
     for index in range(cuda.grid(1), count, cuda.gridsize(1)):
         nonce = start + index
-        digest = sha256d_words(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7, w0, w1, w2, u32(nonce))
-        top = bswap32(digest[7])
+        w3 = bswap32_prmt(u32(nonce))
+        digest = sha256d_words_of_word(m0, m1, m2, m3, m4, m5, m6, m7, p0, p1, p2, p3, p4, p5, p6, p7, w0, w1, w2, w3)
+        top = bswap32_prmt(digest[7])
         if top <= top_limit:
             slot = cuda.atomic.add(found_count, 0, 1)
             if slot < found_nonces.shape[0]:
@@ -156,6 +181,7 @@ def ptx_report(cc: tuple[int, int] = (9, 0)) -> dict:
         "ptx_lines": ptx.count("\n"),
         "ld_local": len(re.findall(r"\bld\.local\b", ptx)),
         "st_local": len(re.findall(r"\bst\.local\b", ptx)),
+        "prmt": len(re.findall(r"\bprmt\.b32\b", ptx)),  # the byte swaps: two a nonce
     }
     report.update(_ptxas_usage(ptx, cc))
     return report
@@ -205,14 +231,48 @@ def _ptxas_usage(ptx: str, cc: tuple[int, int]) -> dict:
     return report
 
 
+_SASS_INSTRUCTION = re.compile(r"^\s+/\*[0-9a-f]{4,}\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)[^`]*(?:`\((\.L\w+)\))?")
+_SASS_LABEL = re.compile(r"^(\.L\w+):")
+
+
+def _counted(opcodes) -> dict[str, int]:
+    mix: dict[str, int] = {}
+    for opcode in opcodes:
+        mix[opcode] = mix.get(opcode, 0) + 1
+    return dict(sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+def sass_nonce_loop(sass: str) -> dict:
+    """Instructions a nonce: the grid-stride loop (the longest backward branch's span, one nonce
+    a trip; ptxas ends kernels with a one-instruction ``BRA`` to itself, which is no loop) less the blocks its forward branches skip (the candidate
+    store, run for one nonce in 2**32 at mining targets), by opcode."""
+    rows, labels = [], {}  # rows: (opcode, predicated, branch target)
+    for line in sass.splitlines():
+        label = _SASS_LABEL.match(line)
+        if label:
+            labels[label.group(1)] = len(rows)
+            continue
+        match = _SASS_INSTRUCTION.match(line)
+        if match:
+            rows.append((match.group(2), bool(match.group(1)), match.group(3)))
+    back = [(i, labels[t]) for i, (op, _, t) in enumerate(rows) if op == "BRA" and t in labels and labels[t] < i]
+    if not back:
+        return {}
+    end, start = max(back, key=lambda b: b[0] - b[1])
+    cold = set()
+    for i in range(start, end):
+        op, predicated, target = rows[i]
+        if op == "BRA" and predicated and target in labels and i < labels[target] <= end:
+            cold.update(range(i + 1, labels[target]))
+    hot = [rows[i][0] for i in range(start, end + 1) if i not in cold]
+    return {"sass_loop_instructions": end + 1 - start, "sass_per_nonce": len(hot), "sass_per_nonce_mix": _counted(hot)}
+
+
 def _sass_mix(cubin: Path) -> dict:
-    """SASS instructions of the kernel by opcode (nearly all in the nonce loop), when nvdisasm is there."""
+    """SASS instructions of the kernel by opcode and of its nonce loop, when nvdisasm is there."""
     nvdisasm = _cuda_tool("nvdisasm")
     if nvdisasm is None:
         return {"sass_instructions": None}
     done = subprocess.run([nvdisasm, str(cubin)], capture_output=True, text=True, check=False)
-    opcodes = re.findall(r"^\s+/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)", done.stdout, re.M)
-    mix: dict[str, int] = {}
-    for opcode in opcodes:
-        mix[opcode] = mix.get(opcode, 0) + 1
-    return {"sass_instructions": len(opcodes), "sass_mix": dict(sorted(mix.items(), key=lambda kv: -kv[1]))}
+    opcodes = [m.group(2) for m in map(_SASS_INSTRUCTION.match, done.stdout.splitlines()) if m]
+    return {"sass_instructions": len(opcodes), "sass_mix": _counted(opcodes), **sass_nonce_loop(done.stdout)}

@@ -99,6 +99,51 @@ def test_cuda_kernel_compiles_to_ptx_with_the_rounds_in_registers():
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["ld_local"] == 0 and report["st_local"] == 0, report
+    assert report["prmt"] == 2, report  # the nonce's and the top word's byte swaps, one byte-permute each
+    if report.get("sass_per_nonce_mix") is not None:  # nvdisasm found
+        assert report["sass_per_nonce_mix"].get("PRMT") == 2, report
     if report.get("registers") is not None:  # ptxas found: no stack, no spills, few registers
         assert report["stack_frame_bytes"] == 0 and report["spill_stores_bytes"] == 0, report
         assert report["registers"] <= 64, report
+
+
+def test_byte_perm_model_reverses_bytes_with_the_bswap_selector_and_picks_from_both_words():
+    """The simulator's stand-in for __byte_perm (CUDA's definition), checked against bswap32."""
+    import numpy as np
+
+    from kernels.sha256_rounds import bswap32
+    from kernels.sha256d_cuda import BSWAP_SELECTOR, byte_perm_model
+
+    rng = np.random.default_rng(3)
+    for x in rng.integers(0, 2**32, 50, dtype=np.uint64).astype(np.uint32):
+        assert byte_perm_model(x, 0, BSWAP_SELECTOR) == bswap32(x)
+    assert byte_perm_model(0x33221100, 0x77665544, 0x7654) == 0x77665544  # nibbles 4..7 pick from y
+    assert byte_perm_model(0x33221100, 0x77665544, 0x0000) == 0x00000000
+
+
+SASS = """
+        /*0000*/                   S2R R0, SR_CTAID.X ;
+        /*0010*/              @!P0 EXIT ;
+.L_x_2:
+        /*0020*/                   SHF.L.W.U32.HI R1, R2, 0x1a, R2 ;
+        /*0030*/                   LOP3.LUT R3, R1, R4, R5, 0x96, !PT ;
+        /*0040*/                   ISETP.GT.U32.AND P1, PT, R3, c[0x0][0x380], PT ;
+        /*0050*/               @P1 BRA `(.L_x_1) ;
+        /*0060*/                   ATOMG.E.ADD.64.STRONG.GPU PT, R6, [R8.64], R10 ;
+        /*0070*/                   STG.E.64 desc[UR4][R12.64], R14 ;
+.L_x_1:
+        /*0080*/                   IADD3 R2, R2, R16, RZ ;
+        /*0090*/               @P0 BRA `(.L_x_2) ;
+        /*00a0*/                   EXIT ;
+.L_x_3:
+        /*00b0*/                   BRA `(.L_x_3);
+"""
+
+
+def test_sass_nonce_loop_counts_the_hot_path_of_the_longest_loop():
+    from kernels.sha256d_cuda import sass_nonce_loop
+
+    loop = sass_nonce_loop(SASS)
+    assert loop["sass_loop_instructions"] == 8  # .L_x_2 .. the backward branch; not the trap at the end
+    assert loop["sass_per_nonce"] == 6  # less the candidate store the forward branch skips
+    assert loop["sass_per_nonce_mix"] == {"BRA": 2, "SHF": 1, "LOP3": 1, "ISETP": 1, "IADD3": 1}
