@@ -70,11 +70,14 @@ def cli() -> None:
 @click.option("--cpu-tdp-watts", type=positive_float, help="Estimated meter: the CPU's TDP, instead of the built-in table.")
 @click.option("--watts", type=positive_float, help="A wall-meter reading in watts, used as the device's constant draw.")
 @click.option("--watts-command", help="A shell command that prints the current draw in watts; sampled during windows.")
+@click.option("--power-limit", metavar="W[,W...]",
+              help="NVIDIA GPU: measure at each power cap (NVML, needs root); the original limit is restored after.")
 def run(
     device_spec: str, workload_names: tuple[str, ...], preset: str, out_dir: Path, as_json: bool,
     threads: int | None, kernel: str | None, model: str | None, dtype: str | None, batch_size: int | None,
     prompt_tokens: int | None, output_tokens: int | None, train_batch_size: int | None,
     train_seq_len: int | None, cpu_tdp_watts: float | None, watts: float | None, watts_command: str | None,
+    power_limit: str | None = None,
 ) -> int:
     """Measure the workloads on one device and write a result file."""
     from rich.console import Console
@@ -104,6 +107,12 @@ def run(
     names = list(dict.fromkeys(workload_names)) or list(workload_names_known())
     # Every option is checked before anything is measured.
     workloads = [make_workload(name, preset, device.kind, options) for name in names]
+    if power_limit is not None:  # one whole run per cap, the original limit restored after (bench/power_limit.py)
+        from bench import power_limit as capping
+
+        ctx = click.get_current_context()
+        return capping.run_sweep(device, power_limit, out_dir / fingerprint.machine_name(),
+                                 lambda: ctx.invoke(run, **{**ctx.params, "power_limit": None}))
     meter = select_meter(device, cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command)
     try:
         document = runner.new_document(
