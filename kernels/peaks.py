@@ -2,13 +2,15 @@
 
 Figures are the vendors' datasheet numbers for dense (not 2:4 sparse) tensor-core math with FP32
 accumulation; "float32" is plain FP32 (not TF32), which is what torch uses for float32 matmuls
-unless TF32 is switched on. A device that is not in the table has an unknown peak: MFU is then
-reported as unknown, never guessed (CPUs included: their peak depends on clocks and SIMD width).
+unless TF32 is switched on. A device or dtype that is not in the table (any CPU: its peak depends on
+clocks and SIMD width; an unlisted GPU) gets a peak measured during build instead, a short square
+GEMM at the workload's dtype (``MeasuredPeak``), and MFU against it is labelled as such: it says how
+close the model comes to this machine's own matmul speed, not to a datasheet figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 TERA = 1e12
 
@@ -64,12 +66,37 @@ def peak_flops_per_s(device_name: str, dtype: str) -> tuple[float | None, str]:
     return value, f"{peak.label} dense {dtype} peak, {peak.source}"
 
 
-def mfu(model_flops_per_s: float, device_name: str, dtype: str) -> dict[str, object]:
-    """Model-FLOPs utilisation: achieved model FLOP/s over the device's peak, or None with why."""
+@dataclass(frozen=True)
+class MeasuredPeak:
+    """The best FLOP/s of a square (n x n) @ (n x n) matmul, timed on the device during build."""
+
+    flops_per_s: float
+    n: int  # the GEMM is (n x n) @ (n x n): 2 n^3 FLOPs
+    dtype: str
+    seconds: float  # wall time spent measuring (warm-up and timed repeats)
+    repeats: int  # timed matmuls; the best one gives the peak
+
+    @property
+    def basis(self) -> str:
+        return (f"measured peak: best of {self.repeats} {self.n}x{self.n}x{self.n} {self.dtype} GEMMs "
+                f"in {self.seconds:.2f} s on this device (not a datasheet figure)")
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "shape": [self.n, self.n, self.n], "basis": self.basis}
+
+
+def mfu(model_flops_per_s: float, device_name: str, dtype: str,
+        measured: MeasuredPeak | None = None) -> dict[str, object]:
+    """Model-FLOPs utilisation: achieved model FLOP/s over the device's table peak, else over
+    ``measured`` (labelled so), else None with why."""
     peak, note = peak_flops_per_s(device_name, dtype)
+    kind = "datasheet" if peak else None
+    if peak is None and measured is not None:
+        peak, note, kind = measured.flops_per_s, measured.basis, "measured"
     return {
         "model_flops_per_s": model_flops_per_s,
         "peak_flops_per_s": peak,
+        "peak_kind": kind,
         "mfu": model_flops_per_s / peak if peak else None,
         "mfu_basis": note,
     }

@@ -64,7 +64,10 @@ def test_workload_phases_count_prompt_and_output_tokens_and_check_passes():
     assert decode.step() == 3 * 6  # restarts after the prompt: the cache never runs out
     figures = decode.derived(300.0)  # 300 tokens/s over 3 sequences: 100 steps/s
     assert figures["time_per_output_token_ms"] == pytest.approx(10.0)
-    assert figures["mfu"] is None and "unknown" in figures["mfu_basis"]
+    # No CPU is in the peak table: MFU is against a GEMM measured at the model's dtype in build.
+    assert figures["peak_kind"] == "measured" and build.details["measured_peak"]["dtype"] == "float32"
+    assert figures["mfu"] == pytest.approx(figures["model_flops_per_s"] / build.details["measured_peak"]["flops_per_s"])
+    assert prefill.derived(300.0)["mfu_basis"] == figures["mfu_basis"]
     result = work.check()
     assert result["deterministic"] and result["kv_cache_vs_recompute_relative_error"] < 1e-4
     assert build.details["batch_size_measured"] == 3

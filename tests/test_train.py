@@ -1,4 +1,4 @@
-"""The training workload: the step really trains, counts its tokens, and MFU uses the peak table."""
+"""The training workload: the step really trains, counts its tokens, and MFU uses the peak table or a measured peak."""
 
 from __future__ import annotations
 
@@ -65,12 +65,36 @@ def test_check_fails_when_the_loss_is_not_finite():
         work.check()
 
 
-def test_mfu_is_unknown_on_cpu_with_the_reason():
+def test_mfu_on_cpu_is_against_a_measured_peak_and_says_so():
     work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32")
     build = work.build(CPU)
+    measured = build.details["measured_peak"]
+    assert measured["shape"] == [1024, 1024, 1024] and measured["dtype"] == "float32"
+    assert measured["repeats"] >= 1 and measured["seconds"] < 1.0  # 0.2 s of repeats plus one GEMM
+    assert 1e8 < measured["flops_per_s"] < 1e14  # a CPU's float32 matmul speed, whatever the CPU
     figures = build.phases[0].derived(1000.0)
-    assert figures["mfu"] is None and "unknown for 'test CPU'" in figures["mfu_basis"]
-    assert figures["model_flops_per_s"] == pytest.approx(1000.0 * SHAPES["tiny"].train_flops_per_token(8))
+    model_flops = 1000.0 * SHAPES["tiny"].train_flops_per_token(8)
+    assert figures["model_flops_per_s"] == pytest.approx(model_flops)
+    assert figures["peak_kind"] == "measured" and figures["peak_flops_per_s"] == measured["flops_per_s"]
+    assert figures["mfu"] == pytest.approx(model_flops / measured["flops_per_s"])
+    assert figures["mfu_basis"].startswith("measured peak: best of") and "1024x1024x1024 float32" in figures["mfu_basis"]
+
+
+def test_a_device_in_the_peak_table_measures_nothing():
+    from types import SimpleNamespace
+
+    from bench.workloads.torch_build import peak_for_mfu
+
+    def must_not_measure(device, dtype):
+        raise AssertionError("measured a peak the table has")
+
+    details = {}
+    h100 = SimpleNamespace(kind="cuda", name="NVIDIA H100 80GB HBM3")
+    assert peak_for_mfu(h100, torch.bfloat16, details, measure=must_not_measure) is None and details == {}
+    # ...but float64 is not in its row: measured there too.
+    fake = peaks.MeasuredPeak(flops_per_s=5e13, n=8192, dtype="float64", seconds=0.2, repeats=9)
+    assert peak_for_mfu(h100, torch.float64, details, measure=lambda d, t: fake) is fake
+    assert details["measured_peak"]["flops_per_s"] == 5e13
 
 
 def test_mfu_divides_model_flops_by_the_table_peak_for_the_dtype():
@@ -80,7 +104,7 @@ def test_mfu_divides_model_flops_by_the_table_peak_for_the_dtype():
     figures = work._figures(tokens_per_s)
     expected = tokens_per_s * SHAPES["gpt2-124m"].train_flops_per_token(1024) / 989e12
     assert figures["mfu"] == pytest.approx(expected)
-    assert "H100 SXM dense bfloat16" in figures["mfu_basis"]
+    assert "H100 SXM dense bfloat16" in figures["mfu_basis"] and figures["peak_kind"] == "datasheet"
 
 
 @pytest.mark.parametrize(

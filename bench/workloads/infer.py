@@ -153,6 +153,7 @@ class InferWorkload:
         self._decoder: GreedyDecoder | None = None
         self._reference_ids: torch.Tensor | None = None
         self._device_name = ""
+        self._measured_peak: peaks.MeasuredPeak | None = None  # where the peak table has no figure
 
     @classmethod
     def for_preset(cls, preset: str, device_kind: str, *, model: str | None = None, batch_size: int | None = None,
@@ -194,6 +195,8 @@ class InferWorkload:
         torch_device = torch.device(device.torch_device)
         self._device_name = device.name
         details: dict[str, Any] = {}
+        # MFU on every device: a short GEMM at the model's dtype where the peak table has no figure.
+        self._measured_peak = torch_build.peak_for_mfu(device, self.dtype, details)
         check_memory(self.cfg, self.dtype, self.batch_size, self.prompt_tokens + self.output_tokens,
                      self.prefill_chunk_tokens, device.kind, torch_device)
         t0 = time.perf_counter()
@@ -301,7 +304,7 @@ class InferWorkload:
         return {
             "batch_size": batch,
             "seconds_per_batch_prefill": batch * self.prompt_tokens / tokens_per_s,
-            **peaks.mfu(tokens_per_s * flops, self._device_name, dtype_name(self.dtype)),
+            **peaks.mfu(tokens_per_s * flops, self._device_name, dtype_name(self.dtype), self._measured_peak),
         }
 
     def _decode_figures(self, tokens_per_s: float) -> dict[str, Any]:
@@ -318,7 +321,7 @@ class InferWorkload:
             # What each step must at least read (weights once, the KV cache so far), per second.
             "min_memory_read_gb_per_s": (weight_bytes + kv_bytes) * steps_per_s / 1e9,
             **peaks.mfu(tokens_per_s * self.cfg.forward_flops_per_token(round(mean_context)), self._device_name,
-                        dtype_name(self.dtype)),
+                        dtype_name(self.dtype), self._measured_peak),
         }
 
     # -- check -------------------------------------------------------------------------------

@@ -173,3 +173,49 @@ def choose_step_form(device, wanted: str, *, eager: T, compile: Callable[[], T],
     use(candidates.get(best, eager))
     return {"mode": best, "why": "asked for" if wanted == "compiled" else "faster of those timed",
             timings_key: seconds, **info}
+
+
+# Square GEMM sizes for measuring a peak: big enough to run at full speed, short on each device
+# (CPU: 2.1 GFLOP, tens of ms on a few cores; GPU: 1.1 TFLOP, about 1-2 ms on an H100).
+PEAK_GEMM_N = {"cpu": 1024, "cuda": 8192}
+PEAK_BUDGET_S = 0.2  # timed repeats stop once this much has passed (one more GEMM at most)
+
+
+def measure_peak(device, dtype: torch.dtype, *, n: int | None = None, budget_s: float = PEAK_BUDGET_S,
+                 clock: Callable[[], float] = time.perf_counter) -> "peaks.MeasuredPeak":
+    """The best FLOP/s of an n x n matmul in ``dtype`` on ``device``, over ``budget_s`` of repeats
+    after one warm-up (which pays for kernel selection and, on a GPU, clock ramp-up)."""
+    from kernels import peaks
+
+    n = n or PEAK_GEMM_N.get(device.kind, 1024)
+    torch_device = torch.device(device.torch_device)
+    generator = torch.Generator(device=torch_device).manual_seed(0)
+    a = torch.randn(n, n, device=torch_device, dtype=dtype, generator=generator)
+    b = torch.randn(n, n, device=torch_device, dtype=dtype, generator=generator)
+    start = clock()
+    with torch.no_grad():
+        torch.mm(a, b)
+        device.synchronize()
+        best_s, repeats = float("inf"), 0
+        timed_from = clock()
+        while repeats < 1 or clock() - timed_from < budget_s:
+            t0 = clock()
+            torch.mm(a, b)
+            device.synchronize()
+            best_s = min(best_s, clock() - t0)
+            repeats += 1
+    return peaks.MeasuredPeak(flops_per_s=2.0 * n ** 3 / max(best_s, 1e-12), n=n,
+                              dtype=transformer.dtype_name(dtype), seconds=clock() - start, repeats=repeats)
+
+
+def peak_for_mfu(device, dtype: torch.dtype, details: dict[str, Any],
+                 measure: Callable[..., Any] = measure_peak) -> "peaks.MeasuredPeak | None":
+    """None where the peak table knows ``device`` at ``dtype``; else a peak measured now, kept in
+    ``details["measured_peak"]`` so MFU can be given on every device."""
+    from kernels import peaks
+
+    if peaks.peak_flops_per_s(device.name, transformer.dtype_name(dtype))[0] is not None:
+        return None
+    measured = measure(device, dtype)
+    details["measured_peak"] = measured.to_dict()
+    return measured

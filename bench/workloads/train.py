@@ -4,8 +4,9 @@ One step = one batch of ``batch_size`` sequences of ``seq_len`` random tokens th
 next-token cross-entropy, backward, AdamW; work = batch_size x seq_len tokens. Weights and optimizer
 state stay float32; on CUDA the forward runs under bfloat16 autocast (the default), as mixed-precision
 training does. Model-FLOPs utilisation (MFU) is derived from the measured tokens/s with the PaLM
-FLOPs-per-token count and the peak table in kernels/peaks.py; where the peak is unknown (any CPU),
-MFU is None with the reason.
+FLOPs-per-token count and the peak table in kernels/peaks.py; where the table has no figure (any
+CPU, an unlisted GPU) against a peak measured in build by a short GEMM at the matmuls' dtype,
+labelled as measured (shape, dtype, seconds).
 
 On CUDA, eager and ``torch.compile`` training steps are timed briefly in build and the faster is
 measured (compile time in the build details); an out-of-memory batch is reported with the largest
@@ -101,6 +102,7 @@ class TrainWorkload:
         self.compile_mode, self.seed, self.lr = compile_mode, seed, lr
         self._trainer: Trainer | None = None
         self._device_name = ""
+        self._measured_peak: peaks.MeasuredPeak | None = None  # where the peak table has no figure
 
     @classmethod
     def for_preset(cls, preset: str, device_kind: str, *, model: str | None = None, batch_size: int | None = None,
@@ -139,6 +141,9 @@ class TrainWorkload:
         self._device_name = device.name
         check_train_memory(self.cfg, self.batch_size, self.seq_len, device.kind, torch_device)
         details: dict[str, Any] = {}
+        # MFU on every device: a short GEMM at the dtype the matmuls run in (autocast's) where the
+        # peak table has no figure.
+        self._measured_peak = torch_build.peak_for_mfu(device, self.dtype, details)
         t0 = time.perf_counter()
         model = build_model(self.cfg, torch_device, torch.float32, self.seed, max_positions=self.seq_len).train()
         details["model_init_s"] = time.perf_counter() - t0
@@ -194,7 +199,8 @@ class TrainWorkload:
         flops_per_token = self.cfg.train_flops_per_token(self.seq_len)
         return {
             "model_flops_per_token": flops_per_token,
-            **peaks.mfu(tokens_per_s * flops_per_token, self._device_name, dtype_name(self.dtype)),
+            **peaks.mfu(tokens_per_s * flops_per_token, self._device_name, dtype_name(self.dtype),
+                        self._measured_peak),
         }
 
     def close(self) -> None:
