@@ -4,6 +4,7 @@ they execute, and the bound those imply; the CUDA kernel's GH/s where a GPU is p
 Run (about a minute with the defaults, plus a cold compile of ~10 s the first time):
 
     .venv/bin/python benchmarks/bench_sha256d.py [--seconds 1] [--rounds 5] [--threads 1,2] [--json out.json]
+        [--cpuminer $(../shared/tools/build-cpuminer-opt)] [--count-ops] [--sha-unit]
 
 Each round runs every configuration once, in an order rotated every round so that drift and
 other load hit all alike; figures are medians over rounds, and ratios are taken within a round
@@ -19,6 +20,18 @@ SHA-NI scanner (``benchmarks/c_reference/sha256d_shani.c``, ours, built with ``c
 CPU for the Numba ``sha-ni`` kernel to be read against. It follows the loop of a SHA-NI miner
 such as cpuminer-opt's, but it is not cpuminer-opt, and the output says so.
 
+``--cpuminer PATH`` adds cpuminer-opt itself (GPL, built outside the project by
+``../shared/tools/build-cpuminer-opt``, run as a separate program, never linked or copied):
+``PATH -a sha256d --benchmark -t N --time-limit S`` in the same rotated rounds, 1 thread and all
+threads. It prints ``Total: X MH/s`` every few seconds; the first is dropped (start-up), the
+median of the rest is its rate for that round, and the report gives our variants' ratios to it,
+round by round. ``auto`` is what ``bench run`` would pick here (``kernels.sha256d_choice``).
+
+Bounds: ``--count-ops`` and the SHA bound take ops per cycle from this CPU's microarchitecture
+(``kernels.cpu_uarch``: family/model from /proc/cpuinfo, a sourced table of Zen 3, Zen 4, Zen 5,
+Ice Lake and Sapphire Rapids); ``--vector-ops-per-cycle`` / ``--rnds2-cycles`` override it, and
+``--sha-unit`` measures the SHA figures instead.
+
 What a hash is: one nonce, i.e. one double SHA-256 of an 80-byte header (two compressions per
 nonce once the per-header midstate is known). The hashlib baseline is a plain Python miner:
 ``hashlib.sha256(hashlib.sha256(prefix + nonce).digest())`` per nonce, one thread.
@@ -31,6 +44,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import statistics
 import struct
 import sys
@@ -42,15 +56,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Sustained issue rate assumed for the SIMD bound (stated in the output; AMD's Zen 3 software
-# optimization guide): four 256-bit integer ALU pipes, two of which shift. Other CPUs: pass
-# --vector-ops-per-cycle. The SHA-NI bound uses --sha-unit's measurement when asked, else this
-# throughput of SHA256RNDS2 (one a cycle, as --sha-unit measured on this project's Zen 3).
-ZEN3_VECTOR_OPS_PER_CYCLE = 4
-RNDS2_CYCLES = 1.0
+# Issue rates come from kernels.cpu_uarch (by this CPU's family/model) unless given here.
 RNDS2_PER_NONCE = 62  # 32 per compression, less rounds 0-1 (once per header) and the last pair (feeds no needed word)
-RNDS2_LATENCY_CYCLES = 4.2  # as --sha-unit measured on this project's Zen 3
 RNDS2_CHAINS = 2  # the sha-ni kernel runs two nonces' chains side by side
+CPUMINER = "cpuminer-opt"
 
 
 def parse_args(argv=None):
@@ -59,8 +68,11 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=5, help="rounds over all configurations")
     parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..CPUs)")
     parser.add_argument("--count-ops", action="store_true", help="count the SIMD loop's vector instructions")
-    parser.add_argument("--vector-ops-per-cycle", type=float, default=ZEN3_VECTOR_OPS_PER_CYCLE)
-    parser.add_argument("--rnds2-cycles", type=float, default=RNDS2_CYCLES)
+    parser.add_argument("--vector-ops-per-cycle", type=float, help="override the microarchitecture table")
+    parser.add_argument("--rnds2-cycles", type=float, help="override the table's sha256rnds2 reciprocal throughput")
+    parser.add_argument("--cpuminer", type=Path, help="cpuminer-opt binary to time beside our kernels")
+    parser.add_argument("--cpuminer-seconds", type=float, default=25.0,
+                        help="length of one cpuminer-opt run (it reports every ~5 s; the first report is dropped)")
     parser.add_argument("--sha-unit", action="store_true", help="time sha256rnds2/msg1/msg2 (latency and throughput)")
     parser.add_argument("--no-c-reference", action="store_true", help="leave out the C SHA-NI yardstick")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -142,6 +154,37 @@ class CReference:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(lambda t: self.candidates(inputs, t * part, part, 0), range(threads)))
         return part * threads / (time.perf_counter() - start)
+
+
+class CpuMiner:
+    """cpuminer-opt's own benchmark mode, run as a program: ``-a sha256d --benchmark -t N``."""
+
+    TOTAL = re.compile(r"Total:\s*([0-9.]+)\s*([kMGT]?)H/s")
+    SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+    def __init__(self, path: Path, seconds: float):
+        import subprocess
+
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise RuntimeError(f"{path} is not an executable file")
+        self.path, self.seconds = path, seconds
+        done = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30)
+        self.version = next((line.strip(" *") for line in done.stdout.splitlines() if "cpuminer" in line.lower()), "unknown version")
+
+    def rate(self, threads: int) -> float:
+        """Hashes/s: the median of its ``Total`` reports after the first."""
+        import subprocess
+
+        command = [str(self.path), "-a", "sha256d", "--benchmark", "-t", str(threads), "--time-limit", f"{self.seconds:.0f}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=self.seconds + 60)
+        return self.parse_rate(done.stdout + done.stderr, " ".join(command))
+
+    @classmethod
+    def parse_rate(cls, output: str, command: str = "cpuminer-opt") -> float:
+        totals = [float(x) * cls.SCALE[unit] for x, unit in cls.TOTAL.findall(output)]
+        if len(totals) < 2:
+            raise RuntimeError(f"{command}: {len(totals)} 'Total:' reports, need 2 or more (a longer --cpuminer-seconds?)")
+        return statistics.median(totals[1:])
 
 
 def core_clock_ghz() -> float:
@@ -282,11 +325,18 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.count_ops:  # before numba is imported: compile afresh so the machine code can be read
         os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-sha256d-")
-    from kernels import sha256_ni, sha256d, sha256d_cpu
+    from kernels import cpu_uarch, sha256_ni, sha256d, sha256d_choice, sha256d_cpu
 
+    cpuminer = None
+    if args.cpuminer:
+        try:
+            cpuminer = CpuMiner(args.cpuminer, args.cpuminer_seconds)
+        except (RuntimeError, OSError) as exc:
+            print(f"--cpuminer: {exc}", file=sys.stderr)
+            return 2
     cpus = sha256d_cpu.default_threads()
     thread_counts = [int(t) for t in args.threads.split(",")] if args.threads else list(range(1, cpus + 1))
-    variants = [v for v in sha256d_cpu.VARIANTS if v != "sha-ni" or sha256_ni.available()]
+    variants = list(sha256d_cpu.available_variants())
     header, _ = sha256d.KNOWN_BLOCKS[839900]
     prefix = header.to_bytes()[:76]
     inputs = sha256d.kernel_inputs(prefix)
@@ -304,10 +354,20 @@ def main(argv=None) -> int:
         except RuntimeError as exc:
             print(f"{CReference.LABEL}: left out ({exc})")
     rivals = [CReference.LABEL] if c_reference else []
+    if cpuminer:
+        rivals.append(CPUMINER)
+        print(f"{CPUMINER}: {cpuminer.version}, {cpuminer.path}; -a sha256d --benchmark, {args.cpuminer_seconds:g} s a run,"
+              " first 'Total' report dropped, median of the rest")
+    auto = {t: sha256d_choice.choose(t) for t in thread_counts}  # what bench run picks here (cached or measured)
+    print("auto (bench run's choice): " + ", ".join(
+        f"{t} thread(s) -> {c.variant} ({c.source}: " + ", ".join(f"{v} {r / 1e6:.1f}" for v, r in c.rates_hps.items()) + " MH/s)"
+        for t, c in auto.items()))
 
     def measure(variant: str, n: int, threads: int) -> float:
         if variant == "hashlib":
             return hashlib_rate(prefix, n)
+        if variant == CPUMINER:
+            return cpuminer.rate(threads)
         if variant == CReference.LABEL:
             return c_reference.rate(inputs, n, threads)
         return kernel_rate(inputs, n, threads, variant)
@@ -316,6 +376,9 @@ def main(argv=None) -> int:
     configs = [("hashlib", 1)] + [(v, t) for v in variants + rivals for t in thread_counts]
     sizes = {}
     for variant, threads in configs:
+        if variant == CPUMINER:  # runs for --cpuminer-seconds, whatever the size
+            sizes[(variant, threads)] = 0
+            continue
         probe = 2**14 if variant == "hashlib" else 2**18 * threads
         sizes[(variant, threads)] = max(2**12, int(measure(variant, probe, threads) * args.seconds))
 
@@ -329,8 +392,8 @@ def main(argv=None) -> int:
         return statistics.median(x / y for x, y in zip(rates[a], rates[b]))
 
     base = ("hashlib", 1)
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {cpus} CPUs; shared with other work, so read ratios")
-    print(f"{'kernel':10} {'threads':>7} {'MH/s median':>12} {'min..max':>15} {'x hashlib':>10} {'MH/s/thread':>12}")
+    print(f"\nmachine: {sha256d_choice.cpu_model()}, {cpus} CPUs; shared with other work, so read ratios")
+    print(f"{'kernel':12} {'threads':>7} {'MH/s median':>12} {'min..max':>15} {'x hashlib':>10} {'MH/s/thread':>12}")
     table = []
     for variant, threads in configs:
         values = rates[(variant, threads)]
@@ -345,7 +408,7 @@ def main(argv=None) -> int:
         }
         table.append(row)
         print(
-            f"{variant:10} {threads:7d} {median / 1e6:12.2f} {min(values) / 1e6:7.2f}..{max(values) / 1e6:<7.2f}"
+            f"{variant:12} {threads:7d} {median / 1e6:12.2f} {min(values) / 1e6:7.2f}..{max(values) / 1e6:<7.2f}"
             f" {row['x_hashlib']:10.1f} {median / 1e6 / threads:12.2f}"
         )
     if len(variants) == 2:
@@ -355,29 +418,44 @@ def main(argv=None) -> int:
         for threads in thread_counts:
             print(f"sha-ni (Numba) / {CReference.LABEL} (C) at {threads} thread(s):"
                   f" {ratio(('sha-ni', threads), (CReference.LABEL, threads)):.2f}x (same rounds)")
+    cpuminer_ratios = {}
+    if cpuminer:
+        for threads in thread_counts:
+            row = {v: ratio((v, threads), (CPUMINER, threads)) for v in variants}
+            row["auto"] = row[auto[threads].variant]
+            cpuminer_ratios[threads] = row
+            print(f"ours / {CPUMINER} at {threads} thread(s), same rounds: "
+                  + ", ".join(f"{v} {x:.2f}x" for v, x in row.items()) + f" (auto = {auto[threads].variant})")
 
     clock = core_clock_ghz()
     print(f"\nbusy-core clock estimate: {clock:.2f} GHz (dependent-add chain)")
-    bounds = {"clock_ghz_estimate": clock, "assumptions": {"vector_ops_per_cycle": args.vector_ops_per_cycle}}
-    rnds2_cycles = args.rnds2_cycles
+    uarch, cpu_said = cpu_uarch.this_cpu()
+    print(f"microarchitecture: {uarch.name if uarch else 'not in the table'} ({cpu_said})"
+          + (f"; {uarch.note}; source: {uarch.source}" if uarch else ""))
+    bounds = {"clock_ghz_estimate": clock, "microarchitecture": uarch.name if uarch else None, "cpu": cpu_said,
+              "source": uarch.source if uarch else None}
+    rnds2_cycles = args.rnds2_cycles or (uarch.rnds2_cycles if uarch else None)
+    latency = uarch.rnds2_latency if uarch else None
+    sha_from = "--rnds2-cycles" if args.rnds2_cycles else "table"
     if args.sha_unit and "sha-ni" in variants:
         unit = sha_unit_cycles(clock)
         bounds["sha_unit_cycles"] = unit
-        rnds2_cycles = unit["sha256rnds2"]["throughput"]
+        rnds2_cycles, latency, sha_from = unit["sha256rnds2"]["throughput"], unit["sha256rnds2"]["latency"], "--sha-unit"
         print("SHA unit, cycles (latency / throughput):", ", ".join(
             f"{name} {v['latency']:.1f} / {v['throughput']:.2f}" for name, v in unit.items()))
-    if "sha-ni" in variants:
-        latency = bounds.get("sha_unit_cycles", {}).get("sha256rnds2", {}).get("latency", RNDS2_LATENCY_CYCLES)
+    if "sha-ni" in variants and (rnds2_cycles is None or latency is None):
+        print("sha-ni bound: no sha256rnds2 figures for this CPU in the table; run with --sha-unit to measure them")
+    elif "sha-ni" in variants:
         bound = clock * 1e9 / (RNDS2_PER_NONCE * rnds2_cycles)
         chain_bound = clock * 1e9 * RNDS2_CHAINS / (RNDS2_PER_NONCE * latency)
         best = max(r["mhs_median"] for r in table if r["kernel"] == "sha-ni" and r["threads"] == 1) * 1e6
         bounds["sha-ni"] = {"rnds2_per_nonce": RNDS2_PER_NONCE, "rnds2_cycles": rnds2_cycles, "rnds2_latency": latency,
-                            "chains": RNDS2_CHAINS, "bound_mhs_per_core": bound / 1e6,
+                            "figures_from": sha_from, "chains": RNDS2_CHAINS, "bound_mhs_per_core": bound / 1e6,
                             "chain_bound_mhs_per_core": chain_bound / 1e6, "measured_fraction": best / bound,
                             "measured_fraction_of_chain_bound": best / chain_bound}
-        print(f"sha-ni: {RNDS2_PER_NONCE} sha256rnds2 per nonce x {rnds2_cycles:.2f} cycles -> {bound / 1e6:.1f} MH/s per core"
-              f" bound (the SHA unit alone); {RNDS2_CHAINS} chains x {latency:.1f}-cycle latency -> {chain_bound / 1e6:.1f}"
-              f" MH/s; 1 thread measured {best / 1e6:.1f} ({best / bound:.0%} / {best / chain_bound:.0%})")
+        print(f"sha-ni: {RNDS2_PER_NONCE} sha256rnds2 per nonce x {rnds2_cycles:.2f} cycles ({sha_from}) -> {bound / 1e6:.1f}"
+              f" MH/s per core bound (the SHA unit alone); {RNDS2_CHAINS} chains x {latency:.1f}-cycle latency ->"
+              f" {chain_bound / 1e6:.1f} MH/s; 1 thread measured {best / 1e6:.1f} ({best / bound:.0%} / {best / chain_bound:.0%})")
     if args.count_ops:
         for variant in variants:
             ops = count_ops(variant)
@@ -386,13 +464,18 @@ def main(argv=None) -> int:
                 print(f"sha-ni machine code: ~{ops['per_nonce_approx']:.0f} instructions per nonce, of them "
                       + ", ".join(f"{v:.0f} {k}" for k, v in ops["sha_per_nonce"].items()))
                 continue
-            bound = clock * 1e9 * args.vector_ops_per_cycle / ops["per_nonce"]
+            per_cycle = args.vector_ops_per_cycle or (uarch.vector_ops_per_cycle.get(ops["register"]) if uarch else None)
+            if per_cycle is None:
+                print(f"simd: {ops['per_nonce']:.0f} {ops['register']} vector ops per nonce; no issue rate for this CPU in the"
+                      " table: pass --vector-ops-per-cycle for a bound")
+                continue
+            bound = clock * 1e9 * per_cycle / ops["per_nonce"]
             best = max(r["mhs_median"] for r in table if r["kernel"] == "simd" and r["threads"] == 1) * 1e6
-            bounds["simd"].update(bound_mhs_per_core=bound / 1e6, measured_fraction=best / bound)
+            bounds["simd"].update(vector_ops_per_cycle=per_cycle, bound_mhs_per_core=bound / 1e6, measured_fraction=best / bound)
             print(f"simd: {ops['vector_instructions']} {ops['register']} instructions / {ops['lanes']} lanes = {ops['per_nonce']:.0f}"
                   f" vector ops per nonce ({ops['shifts_per_nonce']:.0f} shifts, {ops['moves_and_broadcasts_per_nonce']:.0f} moves)"
-                  f" at {args.vector_ops_per_cycle:g}/cycle -> {bound / 1e6:.1f} MH/s per core bound; 1 thread measured"
-                  f" {best / 1e6:.1f} ({best / bound:.0%})")
+                  f" at {per_cycle:g}/cycle ({'--vector-ops-per-cycle' if args.vector_ops_per_cycle else uarch.name})"
+                  f" -> {bound / 1e6:.1f} MH/s per core bound; 1 thread measured {best / 1e6:.1f} ({best / bound:.0%})")
 
     gpu = cuda_rate(prefix, args.rounds)
     print("\ncuda:", "no CUDA GPU here, nothing measured" if gpu is None else json.dumps(gpu))
@@ -400,6 +483,10 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps({
             "machine": platform.node(), "cpus": cpus, "compile": compile_report, "cpu": table,
             "c_reference": {"note": CReference.NOTE, "compiler": c_reference.compiler} if c_reference else None,
+            "cpu_model": sha256d_choice.cpu_model(),
+            "auto": {t: c.to_dict() for t, c in auto.items()},
+            "cpuminer": {"path": str(cpuminer.path), "version": cpuminer.version, "seconds": cpuminer.seconds,
+                         "ratios_ours_over_cpuminer": cpuminer_ratios} if cpuminer else None,
             "bounds": bounds, "cuda": gpu, "shared_machine_note": "medians over rotated rounds; ratios within rounds",
         }, indent=2))
     return 0
