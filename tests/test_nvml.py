@@ -464,3 +464,27 @@ def test_without_a_torch_uuid_cuda_visible_devices_uuids_decide(monkeypatch) -> 
 def test_one_gpu_without_a_torch_uuid_is_that_gpu(one_gpu, monkeypatch) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert nvml.gpu_snapshot(0)["index_mapping"] == "the only GPU (torch gave no UUID)"
+
+
+def test_a_run_metered_by_nvml_saves_a_result_the_loader_accepts(one_gpu, tmp_path) -> None:
+    """Aligned edges, violation times and instant-power labels go into windows' meter details:
+    the result format must take them as they are."""
+    from bench import runner
+    from bench.results import load_result
+    from tests.fakes import CPU, FakeClock, FakeWorkload  # CPU: a device whose synchronize is a no-op
+
+    _fake, gpu = one_gpu
+    gpu.counter_period_s = 0.002  # real time: a fast counter keeps the test short
+    clock = FakeClock()
+    protocol = runner.Protocol("quick", warmup_s=0.05, window_s=0.1, windows=2, idle_s=0.01)
+    with NvmlEnergyMeter(nvml.open_gpu(0)) as meter:
+        meter.min_window_s = 0.0  # the workload runs on fake time; the counter on real time
+        document = runner.run(
+            runner.new_document(tool={"version": "t"}, machine={}, device={"name": "GPU", "kind": "cuda"},
+                                protocol=protocol, meter=meter.describe()),
+            [FakeWorkload(clock)], CPU, meter, protocol, tmp_path / "r.json", clock=clock, sleep=time.sleep)
+    assert document["status"] == "complete", document["workloads"][0].get("error")
+    window = load_result(tmp_path / "r.json")["workloads"][0]["phases"][0]["windows"][0]
+    assert window["meter_details"]["edges"]["end"]["aligned"] is True
+    assert window["meter_details"]["throttle_basis"].startswith("violation time")
+    assert 0.0015 < meter.update_period_s < 0.1  # measured: slow polling on a busy machine sees fewer changes
