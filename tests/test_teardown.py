@@ -74,3 +74,23 @@ def test_a_close_that_raises_is_recorded_not_fatal():
 
     notes = release(Bad(), CPU)
     assert notes["close_error"] == "RuntimeError: double free"
+
+
+def test_release_frees_a_model_that_a_compiled_decode_captured():
+    from torch._dynamo.testing import CompileCounter
+
+    from bench.workloads.infer import bucketed_step
+
+    import torch
+
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32")
+    work.build(CPU)
+    decoder = work._decoder
+    decoder.step_logits = bucketed_step(decoder, torch.compile(work._model.decode_static, backend=CompileCounter(),
+                                                               fullgraph=True, dynamic=False))
+    with torch.inference_mode():
+        decoder.touch_buckets()
+    ref = weakref.ref(work._model)
+    del decoder
+    release(work, CPU)
+    assert ref() is None, "a compiled graph kept the model alive"
