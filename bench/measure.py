@@ -76,13 +76,19 @@ def measure_phase(
     idle_watts: float | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     clock: Callable[[], float] = time.perf_counter,
+    before: Callable[[str], None] = lambda stage: None,
 ) -> dict[str, Any]:
-    """Warm up, calibrate and measure one phase; return its entry for the result document."""
+    """Warm up, calibrate and measure one phase; return its entry for the result document.
+
+    ``before("warm-up")`` and ``before("windows")`` are called as each starts: under a launcher,
+    barriers, so every rank's phase (and a node meter's windows) run together."""
+    before("warm-up")
     warmup_seconds, warmup_steps, step_s = _warm_up(phase, device, protocol.warmup_s, clock)
     window_s = max(protocol.window_s, meter.min_window_s)
     target_s = max(protocol.window_s, meter.min_window_s * _METER_MINIMUM_MARGIN)  # what calibration aims at
     steps = max(1, math.ceil(target_s / step_s))
     windows: list[Window] = []
+    before("windows")
     progress(0, protocol.windows)
     while len(windows) < protocol.windows:
         for _attempt in range(_MAX_WINDOW_RETRIES + 1):

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from bench import results, storage, termination
 from bench.devices import Device
 from bench.errors import BenchError
+from bench.launcher import ALONE, Sync
 from bench.measure import PRESETS, Protocol, measure_idle, measure_phase, protocol_for
 from bench.meters.base import Meter
 from bench.workloads.base import Workload, release
@@ -61,6 +62,7 @@ def measure_workload(
     idle_watts: float | None = None,
     progress: Progress = _no_progress,
     clock: Callable[[], float] = time.perf_counter,
+    barrier: Callable[[str], None] = lambda label: None,
 ) -> dict[str, Any]:
     """Build, measure every phase and self-check one workload; return its result entry."""
     config = workload.config()
@@ -80,6 +82,7 @@ def measure_workload(
                     idle_watts=idle_watts,
                     progress=lambda done, total, name=phase.name: progress(workload.name, name, done, total),
                     clock=clock,
+                    before=lambda stage, key=f"{workload.name}/{phase.name}": barrier(f"{key} {stage}"),
                 )
             )
         check = workload.check()
@@ -166,8 +169,12 @@ def run(
     progress: Progress = _no_progress,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
+    sync: Sync | None = None,
 ) -> dict[str, Any]:
     """Measure the idle baseline then each workload, saving the document after every workload.
+
+    ``sync`` (bench/launcher.py Fleet, under torchrun or srun): barriers before the idle baseline
+    and each phase, and ``end`` after each workload, finished or failed, so ranks stay in step.
 
     A workload that fails is recorded as failed and the run goes on; Ctrl-C saves what finished
     (status ``partial``) and raises RunInterrupted.
@@ -200,7 +207,7 @@ def run(
     previous_handlers = termination.install_handlers()
     try:
         return _run(document, workloads, device, meter, protocol, save, lambda: path if saved else None,
-                    progress=progress, clock=clock, sleep=sleep)
+                    progress=progress, clock=clock, sleep=sleep, sync=sync or ALONE)
     finally:
         termination.restore_handlers(previous_handlers)
 
@@ -217,21 +224,25 @@ def _run(
     progress: Progress,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    sync: Sync,
 ) -> dict[str, Any]:
     current = "idle baseline"
     try:
+        sync.barrier("idle baseline")  # a node meter's idle is of the whole node idle
         document["idle"] = measure_idle(meter, device, protocol.idle_s, sleep)
         idle_watts = document["idle"]["watts"]
         for workload in workloads:
             current = workload.name
             try:
                 entry = measure_workload(
-                    workload, device, meter, protocol, idle_watts=idle_watts, progress=progress, clock=clock
+                    workload, device, meter, protocol, idle_watts=idle_watts, progress=progress, clock=clock,
+                    barrier=sync.barrier,
                 )
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # recorded in the file; the run goes on with the next workload
                 entry = failed_entry(workload, exc)
+            sync.end(f"end {workload.name}")
             # Free it before the next one builds, and record what stays in use (build details).
             released = release(workload, device)
             if entry["status"] == "ok":

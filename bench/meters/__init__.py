@@ -20,7 +20,7 @@ from bench.meters.rapl import ROOT_ENV, RaplMeter, discover_zones, powercap_root
 from bench.meters.user import CommandPowerMeter, ConstantPowerMeter, positive_watts
 
 __all__ = [
-    "ESTIMATED", "MEASURED", "Measurement", "Meter", "MeterStatus", "select_meter", "survey",
+    "ESTIMATED", "MEASURED", "NODE_LEVEL", "Measurement", "Meter", "MeterStatus", "for_rank", "select_meter", "survey",
 ]
 
 
@@ -64,6 +64,61 @@ def _cpu_meter(device: Device, cpu_tdp_watts: float | None) -> Meter:
     else:
         tdp = lookup_tdp(device.name) or table_median_tdp()
     return EstimatedCpuMeter(tdp, why_not_measured=why_not_measured)
+
+
+# Meters that read a whole node (its CPU packages, the wall), not one device: under a launcher
+# one rank per node reads them, so the node's joules are counted once, not once per rank.
+NODE_LEVEL = frozenset({"rapl", "user-watts", "user-watts-command"})
+
+
+def for_rank(
+    meter: Meter, device: Device, *, rank: int, reader: int, node: str, node_ranks: list[int],
+    cpu_tdp_watts: float | None = None,
+) -> Meter:
+    """The meter one rank of a launch uses. A node-level meter stays with the node's reader rank,
+    labelled as covering the node; the node's other ranks close it and read their own device
+    (NVML, or the CPU estimate of this process), labelled "node meter read by rank R"."""
+    if meter.name not in NODE_LEVEL:
+        return _Scoped(meter, {"scope": "device"}, meter.describe().get("label", meter.name))
+    ranks = ", ".join(map(str, node_ranks))
+    if rank == reader:
+        label = f"node meter of {node} (ranks {ranks}), read by rank {rank}: {meter.describe().get('label', meter.name)}"
+        return _Scoped(meter, {"scope": "node", "node": node, "covers_ranks": node_ranks, "read_by_rank": rank}, label)
+    name = meter.name
+    meter.close()
+    if device.kind == "cuda":
+        try:
+            own: Meter = open_nvml_meter(device.index or 0)
+        except BenchError as exc:
+            raise BenchError(f"rank {rank}: node meter {name} is read by rank {reader}, and this rank's own "
+                             f"{device.torch_device} has no meter: {exc}") from None
+    else:
+        own = EstimatedCpuMeter(given_tdp(cpu_tdp_watts) if cpu_tdp_watts is not None
+                                else lookup_tdp(device.name) or table_median_tdp(),
+                                why_not_measured=f"node meter {name} read by rank {reader}")
+    own_label = own.describe().get("label", own.name)
+    label = f"node meter {name} read by rank {reader}; this rank's own figures: {own_label}"
+    return _Scoped(own, {"scope": "device", "node_meter": {"name": name, "read_by_rank": reader, "node": node}}, label)
+
+
+class _Scoped:
+    """A meter whose description also says what it covers under a launcher (``scope``)."""
+
+    def __init__(self, meter: Meter, extra: dict[str, Any], label: str) -> None:
+        self._meter, self._extra, self.label = meter, extra, label
+        self.name, self.kind, self.min_window_s = meter.name, meter.kind, meter.min_window_s
+
+    def begin(self, key: str) -> None:
+        self._meter.begin(key)
+
+    def end(self, key: str) -> Measurement:
+        return self._meter.end(key)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self._meter.describe(), **self._extra, "label": self.label}
+
+    def close(self) -> None:
+        self._meter.close()
 
 
 @dataclass(frozen=True)
