@@ -47,7 +47,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--device", "device_spec", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--device", "device_spec", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, or all (one rank per visible GPU, through torchrun).")
 @click.option(
     "--workload", "workload_names", multiple=True, type=click.Choice(workload_names_known()),
     help="Workload to run; repeat for several. Default: all three.",
@@ -97,7 +97,22 @@ def run(
             f"({os.cpu_count()} logical CPUs; a mining step must fit the 32-bit nonce space, "
             f"{MAX_MINE_THREADS_BY_NONCES} threads at most)"
         )
+    from bench import launcher
+
+    launch = launcher.detect()  # torchrun or srun started this process: bind it to its share
+    if launch is None and device_spec.strip().lower() == "all":
+        from bench.devices import cuda_device_count
+
+        return launcher.run_all(launcher.forwarded_arguments(click.get_current_context().params, run), cuda_device_count())
+    if launch is not None:
+        from bench.devices import cuda_device_count
+
+        device_spec = launcher.bind_device(device_spec, launch, cuda_device_count())
     device = resolve_device(device_spec)
+    binding: dict = {"device": device.torch_device}
+    if launch is not None and device.kind == "cpu":
+        share = launcher.cpu_share(os.sched_getaffinity(0), launch.local_rank, launch.local_world_size)
+        binding.update(launcher.apply_cpu_share(share, threads))
     _writable_dir(out_dir)
     _writable_dir(out_dir / fingerprint.machine_name())  # checked before measuring, not after
     options = WorkloadOptions(
@@ -113,21 +128,32 @@ def run(
         ctx = click.get_current_context()
         return capping.run_sweep(device, power_limit, out_dir / fingerprint.machine_name(),
                                  lambda: ctx.invoke(run, **{**ctx.params, "power_limit": None}))
+    fleet = launcher.Fleet.open(launch) if launch is not None else None
     meter = select_meter(device, cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command)
+    if fleet is not None:
+        from bench.meters import for_rank
+
+        meter = for_rank(meter, device, rank=launch.rank, reader=fleet.node_reader(), node=launch.node,
+                         node_ranks=fleet.node_ranks(), cpu_tdp_watts=cpu_tdp_watts)
+        fleet.record["binding"] = binding
     try:
         document = runner.new_document(
             tool=fingerprint.tool_info(), machine=fingerprint.machine_info(),
             device=fingerprint.device_info(device), protocol=protocol, meter=meter.describe(),
         )
-        path = new_result_path(out_dir, fingerprint.machine_name(), device.slug)
+        if fleet is not None:
+            document["rank"] = fleet.record  # the live record: barriers seen so far, saved with every save
+        rank_slug = f"-rank{launch.rank}" if launch is not None else ""
+        path = new_result_path(out_dir, fingerprint.machine_name(), device.slug + rank_slug)
+        where = f"rank {launch.rank}/{launch.world_size} on {launch.node} ({launch.launcher}): " if launch else ""
         console.print(
-            f"joulebench {__version__}: {', '.join(names)} on {device.name} ({device.torch_device}), "
+            f"{where}joulebench {__version__}: {', '.join(names)} on {device.name} ({device.torch_device}), "
             f"preset {preset}, energy: {document['meter'].get('label', meter.name)}",
             markup=False,
         )
         with report_run.progress_bars(console, names) as progress:
             try:
-                runner.run(document, workloads, device, meter, protocol, path, progress=progress)
+                runner.run(document, workloads, device, meter, protocol, path, progress=progress, sync=fleet)
             except runner.RunInterrupted as interrupted:
                 progress.stop()
                 where = f"saved to {interrupted.path}" if interrupted.path else "nothing had finished, nothing saved"
@@ -139,6 +165,8 @@ def run(
                 raise
     finally:
         meter.close()
+        if fleet is not None:
+            fleet.close()
     result = parse_result(document, str(path))
     report_run.print_summary(console, result)
     report_run.print_economics(console, result)
