@@ -3,6 +3,7 @@
 * ``BraiinsStandIn``: Braiins OS's bosminer, the cgminer-style JSON API on TCP 4028 (``version``,
   ``devdetails``, ``summary``, ``devs``, ``temps``, ``tunerstatus``, ``fans``, and ``a+b``
   multi-commands answered as {"a": [reply], "b": [reply]}).
+* ``LuxOSStandIn``: LuxOS, the same API with its own commands (``stats``, ``power``, ``config``).
 * ``ESPMinerStandIn``: ESP-Miner (Bitaxe) AxeOS, HTTP on port 80: ``/`` and ``/api/system/info``.
 * ``GarbageStandIn``: bytes that are no API at all, on both ports.
 
@@ -130,8 +131,13 @@ class BraiinsStandIn(StandIn):
         self.ticks = 0  # data replies served (multi-commands holding summary)
         self.served: list[dict[str, float]] = []  # per tick: the MHS 1m and watts served
 
+    TICK_COMMAND = "summary"  # a multi-command holding it is one poll: the figures move on
+
     def _make_servers(self) -> list[socketserver.BaseServer]:
         return [self._rpc_server(self._answer)]
+
+    def _figures(self, tick: int) -> dict[str, float]:
+        return {"mhs_1m": self.base_mhs * (1 + 0.02 * (tick % 3)), "watts": self.base_watts + 10 * tick}
 
     def _status(self, msg: str, ok: bool = True) -> list[dict[str, Any]]:
         return [{"STATUS": "S" if ok else "E", "When": int(time.time()), "Code": 1, "Msg": msg,
@@ -142,17 +148,14 @@ class BraiinsStandIn(StandIn):
         with self.lock:
             self.requests.append(("rpc", name))
             parts = name.split("+")
-            if len(parts) > 1 and "summary" in parts:
+            if len(parts) > 1 and self.TICK_COMMAND in parts:
                 if self.hang_after is not None and self.ticks >= self.hang_after:
                     return None
                 self.ticks += 1
-                tick = self.ticks - 1
-                mhs = self.base_mhs * (1 + 0.02 * (tick % 3))
-                watts = self.base_watts + 10 * tick
-                self.served.append({"mhs_1m": mhs, "watts": watts})
+                self.served.append(self._figures(self.ticks - 1))
             elif self.hang_after is not None and self.ticks >= self.hang_after:
                 return None
-            current = self.served[-1] if self.served else {"mhs_1m": self.base_mhs, "watts": self.base_watts}
+            current = self.served[-1] if self.served else self._figures(0)
             replies = {part: self._reply(part, current) for part in parts}
         if len(parts) == 1:
             body: dict[str, Any] = replies[parts[0]]
@@ -194,6 +197,54 @@ class BraiinsStandIn(StandIn):
             return {"STATUS": self._status("Fans"), "FANS": [{"ID": i, "RPM": 4200 + i, "Speed": 60}
                                                                for i in range(2)], "id": 1}
         return {"STATUS": self._status(f"Invalid command {name}", ok=False), "id": 1}
+
+
+class LuxOSStandIn(BraiinsStandIn):
+    """LuxOS on an Antminer S19 XP: its hash rate per hashboard in ``stats`` (chain_rate1..3, GH/s)."""
+
+    MODEL = "Antminer S19 XP"
+    TICK_COMMAND = "power"  # identification reads stats too; only a poll reads power
+
+    def __init__(self, address: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("base_mhs", 141e6)
+        kwargs.setdefault("base_watts", 3031.0)
+        super().__init__(address, **kwargs)
+
+    def _figures(self, tick: int) -> dict[str, Any]:
+        chains = [self.base_mhs / 3e3 * (1 + 0.01 * ((tick + i) % 4)) for i in range(3)]
+        return {"chain_gh": chains, "mhs_1m": sum(chains) * 1e3, "watts": self.base_watts + 7 * tick}
+
+    def _status(self, msg: str, ok: bool = True) -> list[dict[str, Any]]:
+        return [{"STATUS": "S" if ok else "E", "When": int(time.time()), "Code": 1, "Msg": msg,
+                 "Description": "LUXminer 2024.5.1.110048-62e3c2b5"}]
+
+    def _reply(self, name: str, current: dict[str, Any]) -> dict[str, Any]:
+        elapsed = time.monotonic() - self.t0
+        difficulty = self.share_ratio * self.base_mhs * 1e6 * elapsed / HASHES_PER_DIFFICULTY_1
+        if name == "version":
+            return {"STATUS": self._status("LUXminer versions"), "VERSION": [
+                {"API": "3.7", "LUXminer": "2024.5.1.110048-62e3c2b5", "Miner": "2024.5.1", "Type": self.MODEL}]}
+        if name == "devdetails":
+            return {"STATUS": self._status("Device Details"), "DEVDETAILS": [
+                {"DEVDETAILS": i, "Name": "Chain", "ID": i, "Model": self.MODEL, "Chips": 110} for i in range(3)]}
+        if name == "config":
+            return {"STATUS": self._status("Config"), "CONFIG": [{"MACAddr": "02:4c:55:58:00:01", "RedLed": "off"}]}
+        if name == "summary":
+            return {"STATUS": self._status("Summary"), "SUMMARY": [{
+                "Elapsed": int(elapsed) + 600, "GHS 5s": current["mhs_1m"] / 1e3, "GHS av": current["mhs_1m"] / 1e3,
+                "Accepted": int(difficulty / 16), "Rejected": 0, "Difficulty Accepted": difficulty}]}
+        if name == "stats":
+            board = {"Elapsed": int(elapsed) + 600, "total_rateideal": 141000.0, "rate_unit": "GH"}
+            for n, rate in enumerate(current["chain_gh"], 1):
+                board.update({f"chain_rate{n}": f"{rate:.2f}", f"chain_acn{n}": 110,
+                              f"temp_chip{n}": f"{60 + n}-{62 + n}-{64 + n}-{66 + n}",
+                              f"temp_pcb{n}": f"{50 + n}-{52 + n}-{54 + n}-{56 + n}"})
+            return {"STATUS": self._status("Stats"), "STATS": [{"STATS": 0, "ID": "BC50"}, board]}
+        if name == "power":
+            return {"STATUS": self._status("Power"), "POWER": [{"Watts": current["watts"], "PSU": False}]}
+        if name == "fans":
+            return {"STATUS": self._status("Fans"), "FANS": [{"ID": i, "RPM": 5100 + i} for i in range(4)]}
+        return {"STATUS": self._status(f"Invalid command {name}", ok=False)}
 
 
 class ESPMinerStandIn(StandIn):

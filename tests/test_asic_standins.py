@@ -12,7 +12,7 @@ import pytest
 
 from bench.cli import main
 from bench.results import load_result
-from standin_miners import BraiinsStandIn, ESPMinerStandIn, GarbageStandIn, free_loopback_address
+from standin_miners import BraiinsStandIn, ESPMinerStandIn, GarbageStandIn, LuxOSStandIn, free_loopback_address
 
 # Everything pyasic may send to read a miner; a command that changes a setting is none of these.
 READ_ONLY_RPC = {"version", "devdetails", "summary", "devs", "temps", "tunerstatus", "fans", "pools", "stats",
@@ -130,6 +130,31 @@ def test_many_miners_at_once_figures_match_what_they_served(capsys, tmp_path, es
     assert windows(document)[0]["rate_per_s"] == pytest.approx(hung.served[1]["mhs_1m"] * 1e6)
     assert [m["poll"] for m in document["workloads"][0]["config"]["polls_missed"]] == [2, 3]
     assert f"saved {braiins.address} to " in out and f"saved {hung.address} to " in out
+
+
+def test_luxos_hash_rate_comes_from_its_hashboards_and_says_so(capsys, tmp_path):
+    # pyasic 0.79 reads no miner-level rate from LuxOS (its _get_hashrate returns early): the sum
+    # of the hashboards' chain_rate is used, and the file must name that field, not 'GHS 5s'.
+    lux = LuxOSStandIn()
+    with lux:
+        code, out, err = bench_asic(capsys, lux.address, "--seconds", "2", "--interval", "1", "--out", str(tmp_path))
+    assert code == 0, err
+    document = saved(tmp_path)[lux.address]
+    assert document["device"]["fields"]["firmware"] == "LuxOS" and document["device"]["firmware_version"] == "2024.5.1"
+    entry = document["workloads"][0]
+    assert entry["config"]["hashrate_field"] is None
+    assert entry["config"]["boards_hashrate_field"] == "cgminer API stats chain_rate1..3 (GH/s per hashboard)"
+    assert entry["config"]["windows_from_hashboards"] == 2
+    assert "cgminer API power Watts" in entry["energy_source"] and entry["energy_kind"] == "reported"
+    assert f"{lux.address}: hash rate from cgminer API stats chain_rate1..3 (GH/s per hashboard)" in out
+    for k, window in enumerate(windows(document)):
+        end = lux.served[k + 1]
+        assert window["rate_per_s"] == pytest.approx(sum(end["chain_gh"]) * 1e9)
+        boards = window["meter_details"]["reported"]["hashboards"]
+        assert [b["hashrate_per_s"] for b in boards] == pytest.approx([g * 1e9 for g in end["chain_gh"]])
+        assert [b["chip_temp_c"] for b in boards] == [64.0, 65.0, 66.0]  # (first + fourth chip sensor) / 2
+        assert window["joules"] == pytest.approx((lux.served[k]["watts"] + end["watts"]) / 2 * window["seconds"])
+    assert_read_only(lux)
 
 
 def test_a_miner_turning_to_garbage_mid_run_keeps_its_good_polls(capsys, tmp_path, espminer_address):
