@@ -104,7 +104,8 @@ async def _survey(survey: Survey, hosts: list[str], seconds: float, interval_s: 
             except Exception as exc:  # pyasic tripping on a reply it did not expect: this host only
                 outcome.error = f"identification failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
             else:
-                if identity.algorithm.upper() != ALGORITHM:
+                # pyasic's "Generic (Unknown)" is a model it does not know, not another algorithm.
+                if identity.algorithm.upper() != ALGORITHM and not identity.algorithm.startswith("Generic"):
                     outcome.error = (f"{identity.name} mines {identity.algorithm}, not SHA-256d: its hashes are "
                                      "not the hashes `mine` counts")
                 else:
