@@ -276,18 +276,18 @@ def test_compiled_decode_asked_for_but_failing_is_a_one_line_error(monkeypatch):
 
 # -- issue 13 item 4: compiled decode attends to the filled prefix, bucketed --------------------
 
-def test_attend_lengths_cover_the_filled_prefix_in_at_most_eight_buckets():
+def test_attend_lengths_cover_the_filled_prefix_in_at_most_seven_buckets():
     from bench.workloads.infer import attend_lengths
 
     for prompt, output in [(512, 256), (32, 8), (10, 3), (128, 1), (100, 17)]:
         lengths = attend_lengths(prompt, output)
-        assert len(lengths) == output and len(set(lengths)) <= 8
+        assert len(lengths) == output and len(set(lengths)) <= 7
         assert all(prompt + i + 1 <= n <= prompt + output for i, n in enumerate(lengths))
         assert lengths == sorted(lengths)
     standard = attend_lengths(512, 256)
     # Standard preset: the whole 768-position cache read 20% more than the filled prefix (mean
-    # 640.5); the buckets leave about 2.5% over it.
-    assert sum(standard) / 256 < 1.03 * (512 + 257 / 2)
+    # 640.5); the buckets leave about 3% over it.
+    assert sum(standard) / 256 < 1.035 * (512 + 257 / 2)
 
 
 def _tiny_decoder(seed_prompts=7):

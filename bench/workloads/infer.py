@@ -12,7 +12,7 @@ prompts, a fixed number of output tokens per sequence, greedy, one token per seq
 
 On CUDA the decode step is offered in two forms, eager and ``torch.compile(mode="reduce-overhead")``
 (CUDA graphs over fixed shapes: attention over the filled cache prefix rounded up to one of at most
-``DECODE_BUCKETS`` lengths, one graph per bucket, masked within it); both are timed briefly in build
+``DECODE_BUCKETS`` (7) lengths, one graph per bucket, masked within it); both are timed briefly in build
 and the faster one is measured, with compile time and the timings kept in the build details. An out-of-memory batch
 is reported with the largest batch that fit, and that batch is measured.
 
@@ -49,9 +49,10 @@ DEFAULTS: dict[tuple[str, str], tuple[str, int, int, int]] = {
 _CHECK_TOLERANCE = {torch.float64: 1e-9, torch.float32: 1e-4, torch.bfloat16: 0.1, torch.float16: 0.1}
 _CHECK_STEPS = 8
 # Compiled decode attends to the filled prefix rounded up to one of this many lengths: one graph
-# each (dynamo's recompile limit is 8). Attending to the whole cache instead read ~20% more KV at
-# the standard preset and biased the eager-vs-compiled choice towards eager.
-DECODE_BUCKETS = 8
+# each, one under dynamo's recompile limit of 8 (past it dynamo silently runs eager). Attending
+# to the whole cache instead read ~20% more KV at the standard preset, and biased the
+# eager-vs-compiled choice towards eager; 7 buckets leave about 3% over the filled prefix.
+DECODE_BUCKETS = 7
 
 
 def attend_lengths(prompt_tokens: int, output_tokens: int, buckets: int = DECODE_BUCKETS) -> list[int]:
