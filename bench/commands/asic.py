@@ -86,8 +86,8 @@ def _run(names: list[str], seconds: float, interval_s: float, out: Path, output_
         def user_power() -> Any:
             return MeterPower(ConstantPowerMeter(watts))
     elif watts_command is not None:
-        # Five samples a window at least, so the trapezoids have something to integrate.
-        period_s = min(1.0, interval_s / 5)
+        # Six samples a window at least: the meter wants five before it trusts a window.
+        period_s = min(1.0, interval_s / 6)
         if not watts_command.strip():
             raise BenchError("--watts-command is empty: give a shell command that prints watts")
         run_watts_command(watts_command)  # a command that fails, fails before anything is polled
