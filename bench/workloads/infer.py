@@ -12,9 +12,10 @@ prompts, a fixed number of output tokens per sequence, greedy, one token per seq
 
 On CUDA the decode step is offered in two forms, eager and ``torch.compile(mode="reduce-overhead")``
 (CUDA graphs over fixed shapes: attention over the filled cache prefix rounded up to one of at most
-``DECODE_BUCKETS`` (7) lengths, one graph per bucket, masked within it); both are timed briefly in build
-and the faster one is measured, with compile time and the timings kept in the build details. An out-of-memory batch
-is reported with the largest batch that fit, and that batch is measured.
+``DECODE_BUCKETS`` (7) lengths, one graph per bucket, masked within it); both are timed briefly in
+build and the faster one is measured, with compile time and the timings kept in the build details.
+An out-of-memory batch (eager or compiled) is reported with the largest batch that fit, and that
+batch is measured.
 
 Run it through the harness: ``bench run --workload infer --device cpu --model gpt2-124m``.
 """
