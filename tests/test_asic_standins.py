@@ -238,3 +238,15 @@ def test_json_format_lists_every_host(capsys, tmp_path):
     assert rows[0]["result"]["device"]["kind"] == "asic" and Path(rows[0]["path"]).exists()
     assert rows[1]["error"].startswith("no answer")
     assert math.isfinite(rows[0]["result"]["workloads"][0]["rate_per_s"])
+
+
+def test_a_host_stalling_identification_is_one_line(capsys, tmp_path, monkeypatch):
+    from bench.asic import survey
+
+    monkeypatch.setattr(survey, "IDENTIFY_TIMEOUT_S", 0.5)
+    stalled = BraiinsStandIn(hang_after=0)  # takes every command, answers none
+    with stalled:
+        code, _, err = bench_asic(capsys, stalled.address, "--seconds", "1", "--interval", "1", "--out", str(tmp_path))
+    assert code == 2
+    assert err.splitlines()[-2:] == [f"{stalled.address}: identification took over 0.5 s (a miner API that stalls)",
+                                     "error: no miner answered: nothing saved"]

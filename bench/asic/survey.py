@@ -18,6 +18,9 @@ from bench.asic import poll as polling
 from bench.asic.record import NoPower, Recorder, ReportedPower
 
 IDENTIFY_AT_ONCE = 64  # pyasic opens several connections per host while identifying
+# pyasic bounds its own steps (3 s to find the type, 3 s the model, 5 s a web call); past this a
+# host stalls every other one's start.
+IDENTIFY_TIMEOUT_S = 30.0
 ALGORITHM = "SHA256"  # what `mine` measures; a Scrypt or kHeavyHash miner's hashes are another unit
 
 
@@ -98,9 +101,11 @@ async def _survey(survey: Survey, hosts: list[str], seconds: float, interval_s: 
         started = time.monotonic()
         async with gate:
             try:
-                identity = await polling.identify(host)
+                identity = await asyncio.wait_for(polling.identify(host), IDENTIFY_TIMEOUT_S)
             except polling.HostFailed as exc:
                 outcome.error = str(exc)
+            except asyncio.TimeoutError:
+                outcome.error = f"identification took over {IDENTIFY_TIMEOUT_S:g} s (a miner API that stalls)"
             except Exception as exc:  # pyasic tripping on a reply it did not expect: this host only
                 outcome.error = f"identification failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
             else:
