@@ -50,7 +50,8 @@ def espminer_address():
     try:
         return free_loopback_address((80,))
     except PermissionError:
-        pytest.skip("pyasic finds ESP-Miner on http://ADDRESS/ only: binding port 80 needs root or CAP_NET_BIND_SERVICE")
+        pytest.skip("pyasic finds ESP-Miner on http://ADDRESS/ only: binding port 80 needs root "
+                    "or CAP_NET_BIND_SERVICE")
 
 
 def test_many_miners_at_once_figures_match_what_they_served(capsys, tmp_path, espminer_address):
@@ -222,7 +223,8 @@ def test_none_answering_is_exit_2_and_one_line_each(capsys, tmp_path):
     assert code == 2
     lines = err.splitlines()
     assert lines[-1] == "error: no miner answered: nothing saved"
-    assert sum(line.startswith((f"{first}:", f"{second}:", "no-such-miner.invalid: cannot resolve")) for line in lines) == 3
+    named = (f"{first}:", f"{second}:", "no-such-miner.invalid: cannot resolve")
+    assert sum(line.startswith(named) for line in lines) == 3
     assert not list(tmp_path.rglob("*.json"))
 
 

@@ -33,7 +33,8 @@ _KNOWN: dict[str, Fields] = {
         firmware="ESP-Miner (AxeOS)",
         hashrate="GET /api/system/info hashRate (GH/s; ESP-Miner's rolling estimate from the nonces the ASIC returns)",
         boards_hashrate=None,
-        power="GET /api/system/info power (W, read from the board's power-monitor chip; pyasic rounds it to whole watts)",
+        power=("GET /api/system/info power (W, read from the board's power-monitor chip; "
+               "pyasic rounds it to whole watts)"),
         shares="GET /api/system/info sharesAccepted x the pool difficulty (stratumDiff or poolDifficulty)",
     ),
     "BOSMiner": Fields(

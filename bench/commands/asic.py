@@ -178,7 +178,6 @@ def _print(result: Any, saved: dict[str, Path], output_format: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from bench.units import si
 
     console = Console()
     if console.width < 40:
