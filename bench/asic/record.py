@@ -25,6 +25,13 @@ from bench.stats import spread
 PRESET = "asic"  # no bench run preset fits a poll of a running miner; its settings are in protocol
 
 
+def device_slug(identity: Identity) -> str:
+    """Make, model and MAC (the address where the firmware gives no MAC): two miners of one
+    model are two devices, and one miner polled twice is one."""
+    tag = (identity.mac or identity.address).replace(":", "").lower()
+    return f"asic-{slugify(identity.name)}-{slugify(tag)}"
+
+
 class ReportedPower:
     """The firmware's own power figure, integrated between polls: energy kind ``reported``."""
 
@@ -189,9 +196,8 @@ class Recorder:
     # -- the document -----------------------------------------------------------------------
     def device(self) -> dict[str, Any]:
         i = self.identity
-        tag = (i.mac or i.address).replace(":", "").lower()
         return {
-            "kind": "asic", "index": None, "name": i.name, "slug": f"asic-{slugify(i.name)}-{slugify(tag)}",
+            "kind": "asic", "index": None, "name": i.name, "slug": device_slug(i),
             "make": i.make, "model": i.model, "firmware": i.fields.firmware if i.firmware is None else i.firmware,
             "firmware_version": i.firmware_version, "api_version": i.api_version, "hostname": i.hostname,
             "mac": i.mac, "host": i.host, "address": i.address, "algorithm": i.algorithm,

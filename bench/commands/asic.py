@@ -72,7 +72,7 @@ def _run(names: list[str], seconds: float, interval_s: float, out: Path, output_
     except ImportError as exc:
         raise BenchError(f"bench asic needs pyasic ({exc}): pip install pyasic") from None
     from bench import fingerprint
-    from bench.asic.record import MeterPower, Recorder
+    from bench.asic.record import MeterPower, Recorder, device_slug
     from bench.cli import _writable_dir
     from bench.meters.user import CommandPowerMeter, ConstantPowerMeter, run_watts_command
     from bench.runner import source_sha256
@@ -100,10 +100,7 @@ def _run(names: list[str], seconds: float, interval_s: float, out: Path, output_
     planned = survey.poll_count(seconds, interval_s)
 
     def make_recorder(identity: Any, power: Any, identify_s: float) -> Any:
-        slug = f"asic-{identity.name}-{(identity.mac or identity.address)}"
-        from bench.devices import slugify
-
-        path = new_result_path(out, machine_dir.name, slugify(slug))
+        path = new_result_path(out, machine_dir.name, device_slug(identity))
         return Recorder(identity, power, path, tool=tool, machine=machine, interval_s=interval_s, seconds=seconds,
                         polls_planned=planned, poll_timeout_s=survey.poll_timeout(interval_s),
                         source_sha256=source, identify_s=identify_s, pyasic_version=polling.PYASIC_VERSION)
