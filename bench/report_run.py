@@ -83,13 +83,20 @@ def print_summary(console: Console, result: Result) -> None:
 
 def print_economics(console: Console, result: Result) -> None:
     """The same money comparison `bench economics` gives, for this run under the default scenario."""
-    from bench.economics import render_table, rows_from_result
+    from bench.compare import Loaded, merge_devices
+    from bench.economics import render_table, rows_for_device, unpriced
+    from bench.economics.verdict import verdict_lines
     from bench.market import load_scenario
 
     scenario = load_scenario()
-    rows = rows_from_result(result, scenario)
+    [device] = merge_devices([Loaded("this run", result)])
+    rows = rows_for_device(device, scenario)
+    for line in verdict_lines(rows, scenario):
+        console.print(escape(line))
     if rows:
         console.print(render_table(rows, scenario))
+    for line in unpriced(device, scenario):
+        console.print(escape(line))
         console.print(escape(f"market inputs: scenario {scenario.name}; their dates and sources: "
                              f"bench economics --scenario {scenario.name}"))
 

@@ -182,17 +182,20 @@ def _roots(f: Callable[[float], float], grid: Sequence[float]) -> list[float]:
 def save_data(result: SweepResult, stem: Path) -> list[Path]:
     """Write ``<stem>.csv`` (the curves) and ``<stem>.json`` (curves, crossings); return the paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
     names = list(result.revenue_usd_per_kwh)
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow([f"{result.key} ({result.unit})", "power cost USD/kWh",
-                         *[f"{name} revenue USD/kWh" for name in names]])
-        for i, value in enumerate(result.values):
-            writer.writerow([repr(value), repr(result.cost_usd_per_kwh[i]),
-                             *[repr(result.revenue_usd_per_kwh[name][i]) for name in names]])
-    json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    try:
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        with open(csv_path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow([f"{result.key} ({result.unit})", "power cost USD/kWh",
+                             *[f"{name} revenue USD/kWh" for name in names]])
+            for i, value in enumerate(result.values):
+                writer.writerow([repr(value), repr(result.cost_usd_per_kwh[i]),
+                                 *[repr(result.revenue_usd_per_kwh[name][i]) for name in names]])
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise BenchError(f"cannot write the sweep data {stem}: {exc.strerror or exc}") from None
     return [csv_path, json_path]
 
 
@@ -207,10 +210,13 @@ def save_plot(result: SweepResult, path: Path) -> Path:
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Mathtext off: row names come from result files and are drawn as written, never parsed.
-    with matplotlib.rc_context({"text.parse_math": False}):
-        _draw(plt, result, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Mathtext off: row names come from result files and are drawn as written, never parsed.
+        with matplotlib.rc_context({"text.parse_math": False}):
+            _draw(plt, result, path)
+    except OSError as exc:
+        raise BenchError(f"cannot write the sweep plot {path}: {exc.strerror or exc}") from None
     return path
 
 

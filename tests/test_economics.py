@@ -16,7 +16,8 @@ from bench.results import SCHEMA_VERSION, FORMAT_NAME, validate
 HAND = {
     "btc_usd": 100_000, "difficulty": 100e12, "subsidy_btc": 3.125, "fees_btc_per_block": 0.125,
     "pool_fee": 0.02, "electricity_usd_per_kwh": 0.05, "pue": 1.5, "usd_per_million_tokens": 0.10,
-    "gpu_hour_usd": 2.0, "utilization": 0.5,
+    "gpu_hour_usd": 2.0, "utilization": 0.5, "uptime": 1.0, "usd_per_million_input_tokens": 0.05,
+    "hosting_usd_per_kw_month": 0.0,
 }
 
 
@@ -71,17 +72,53 @@ def test_mining_row_hand_computed(hand):
 
 
 def test_ai_token_row_hand_computed(hand):
-    # 50 tokens/s x 86,400 s x $0.10 / 1e6 = $0.432/day; 200 W x 24 h = 4.8 kWh x 1.5 x $0.05 = $0.36
+    # 50 tokens/s x 86,400 s x $0.10 / 1e6 x utilization 0.5 = $0.216/day; busy 12 h at 200 W
+    # = 2.4 kWh x 1.5 x $0.05 = $0.18
     row = econ.ai_row("gpu", 50, 200, hand, source="measured")
-    assert row.revenue_usd_per_day == pytest.approx(0.432, rel=1e-12)
-    assert row.electricity_usd_per_day == pytest.approx(0.36, rel=1e-12)
-    assert row.profit_usd_per_day == pytest.approx(0.072, rel=1e-9)
+    assert row.revenue_usd_per_day == pytest.approx(0.216, rel=1e-12)
+    assert row.electricity_usd_per_day == pytest.approx(0.18, rel=1e-12)
+    assert row.profit_usd_per_day == pytest.approx(0.036, rel=1e-9)
     assert row.revenue_usd_per_kwh == pytest.approx(0.09, rel=1e-12)  # 0.432 / 4.8
     assert row.breakeven["electricity_usd_per_kwh"] == pytest.approx(0.06, rel=1e-12)  # 0.09 / 1.5
     # zero profit at 0.075 $/kWh / (50/200 x 3.6e6 = 900,000 tokens/kWh) x 1e6 = $0.08333/1M
     assert row.breakeven["usd_per_million_tokens"] == pytest.approx(0.083333, rel=1e-5)
     assert row.tokens_per_joule == 0.25
     assert row.pricing_basis == "tokens"
+
+
+def test_occupancy_scales_revenue_and_idle_hours_draw_the_idle_baseline(hand):
+    # Mining 75% of the hours at 20 W, idle at 5 W the rest: 0.75 x $0.0640713 revenue;
+    # (20 x 0.75 + 5 x 0.25) x 24 / 1000 = 0.39 kWh x 1.5 x $0.05 = $0.02925 power.
+    at = hand.with_value("uptime", 0.75, "test")
+    row = econ.mining_row("asic", 1e12, 20, at, source="user", idle_watts=5)
+    assert row.revenue_usd_per_day == pytest.approx(0.75 * 0.0640713, rel=1e-5)
+    assert row.kwh_per_day == pytest.approx(0.39, rel=1e-12)
+    assert row.electricity_usd_per_day == pytest.approx(0.02925, rel=1e-12)
+    assert row.revenue_usd_per_kwh == pytest.approx(0.75 * 0.0640713 / 0.39, rel=1e-5)
+    # AI: utilization 0.5 of the hours at 200 W, 50 W idle the rest: (100 + 25) x 24 / 1000 = 3 kWh
+    ai = econ.ai_row("gpu", 50, 200, hand, source="measured", idle_watts=50)
+    assert ai.kwh_per_day == pytest.approx(3.0, rel=1e-12)
+    assert ai.electricity_usd_per_day == pytest.approx(0.225, rel=1e-12)
+
+
+def test_prompt_tokens_earn_at_the_input_price(hand):
+    # 4 prompt tokens with every output token: $0.10 + 4 x $0.05 = $0.30 per 1M output tokens sold
+    row = econ.ai_row("gpu", 50, 200, hand, source="measured", input_tokens_per_output_token=4)
+    assert row.revenue_usd_per_day == pytest.approx(50 * 86_400 * 0.30 / 1e6 * 0.5, rel=1e-12)
+    at = hand.with_value("usd_per_million_tokens", row.breakeven["usd_per_million_tokens"], "test")
+    at = at.with_value("usd_per_million_input_tokens",
+                       0.05 * row.breakeven["usd_per_million_tokens"] / 0.10, "test")
+    assert abs(econ.recompute(row, at).profit_usd_per_day) < 1e-12
+
+
+def test_hosting_is_paid_per_kw_of_draw_every_day(hand):
+    # $6/kW/month for 0.2 kW: $1.20 a month = $12 / (365.25 / 12) a day
+    at = hand.with_value("hosting_usd_per_kw_month", 6, "test")
+    row = econ.ai_row("gpu", 50, 200, at, source="measured")
+    assert row.hosting_usd_per_day == pytest.approx(1.2 / (365.25 / 12), rel=1e-12)
+    assert row.profit_usd_per_day == pytest.approx(0.216 - 0.18 - 1.2 / (365.25 / 12), rel=1e-9)
+    zero = at.with_value("electricity_usd_per_kwh", row.breakeven["electricity_usd_per_kwh"], "test")
+    assert abs(econ.recompute(row, zero).profit_usd_per_day) < 1e-12
 
 
 def test_rental_row_earns_rate_times_hours_times_utilization_whatever_the_token_rate(hand):
@@ -105,7 +142,7 @@ def test_flip_price_hand_computed_and_plugged_back(hand):
 @pytest.mark.parametrize("make", [
     lambda s: econ.mining_row("m", 3e7, 65, s, source="estimated"),
     lambda s: econ.ai_row("a", 12, 65, s, source="estimated"),
-    lambda s: econ.ai_row("t", 12, 65, s, workload="train", source="estimated"),
+    lambda s: econ.ai_row("t", 12, 65, s, workload="train", source="estimated", gpu_hour_usd=2.69),
 ])
 def test_breakeven_electricity_gives_zero_profit_when_plugged_back(make):
     scenario = load_scenario("2026-01")
@@ -137,8 +174,11 @@ def test_zero_profit_btc_and_token_prices_give_zero_profit_when_plugged_back():
     ],
 )
 def test_scenario_hashprice_is_within_2_percent_of_the_published_figure_for_its_date(name, published_usd, published_btc):
+    # 2025-11 is within 0.1%. 2026-01 is 1.7% low: the index averages fees over its own 144-block
+    # window (the roundup gives only the week's average) and converts at its own BTC price; its
+    # BTC hashprice needs 0.055 BTC/block of fees at 148.26 T, which no stored source gives.
     scenario = load_scenario(name)
-    assert rel(econ.scenario_hashprice_usd_per_phs_day(scenario), published_usd) < 0.02
+    assert rel(econ.scenario_hashprice_usd_per_phs_day(scenario), published_usd) < (0.01 if name == "2025-11" else 0.02)
     btc_hashprice = econ.hashprice_usd_per_phs_day(1.0, scenario.get("difficulty"), scenario.get("subsidy_btc"),
                                                    scenario.get("fees_btc_per_block"))
     assert rel(btc_hashprice, published_btc) < 0.02
@@ -209,15 +249,15 @@ def _workload(name, unit, phases, headline, config=None):
     return entry
 
 
-def result_document(kind="measured", device_kind="cpu", model="tiny"):
+def result_document(kind="measured", device_kind="cpu", model="tiny", device_name="Test CPU", infer_config=None):
     document = {
         "format": FORMAT_NAME, "schema_version": SCHEMA_VERSION,
-        "device": {"kind": device_kind, "name": "Test CPU"},
+        "device": {"kind": device_kind, "name": device_name},
         "workloads": [
             _workload("mine", "hashes", [_phase("hash", "hashes", 4e7, 80.0, kind)], "hash"),
             _workload("infer", "tokens", [_phase("prefill", "tokens", 900.0, 90.0, kind),
                                           _phase("decode", "tokens", 30.0, 60.0, kind)], "decode",
-                      config={"model": model}),
+                      config={"model": model, **(infer_config or {})}),
             _workload("train", "tokens", [_phase("train", "tokens", 400.0, 95.0, kind)], "train"),
             {"name": "broken", "status": "failed", "error": "boom"},
         ],
@@ -225,16 +265,20 @@ def result_document(kind="measured", device_kind="cpu", model="tiny"):
     return validate(document)
 
 
-def test_rows_from_result_price_mining_decode_and_training():
+def test_rows_from_result_price_mining_decode_and_training_at_the_gpu_models_rate():
     scenario = load_scenario("2026-01")
-    rows = {row.workload: row for row in econ.rows_from_result(result_document(), scenario)}
+    document = result_document(device_kind="cuda", device_name="NVIDIA H100 80GB HBM3")
+    rows = {row.workload: row for row in econ.rows_from_result(document, scenario)}
     assert set(rows) == {"mine", "infer", "train"}
     assert rows["mine"].hashes_per_s == 4e7 and rows["mine"].watts == 80.0
-    # Inference is priced from the decode phase, not prefill.
+    # Without prompt and output lengths, inference is priced from the decode phase alone.
     assert rows["infer"].tokens_per_s == 30.0 and rows["infer"].watts == 60.0
     assert rows["infer"].pricing_basis == "tokens"
     assert rows["train"].pricing_basis == "rental"
-    assert any("H100" in note for note in rows["train"].notes)  # a CPU does not rent at H100 rates
+    # The H100 SXM's own listed rate, x 24 h x utilization 0.85
+    assert rows["train"].gpu_hour_usd == 2.69
+    assert rows["train"].revenue_usd_per_day == pytest.approx(2.69 * 24 * 0.85)
+    assert any("H100 SXM" in note for note in rows["train"].notes)
     # Mining and inference of one device are paired: the flip price is filled and plugs back.
     flip = rows["mine"].breakeven["btc_usd"]
     assert flip == rows["infer"].breakeven["btc_usd"] > 0
@@ -242,14 +286,45 @@ def test_rows_from_result_price_mining_decode_and_training():
     assert rel(econ.recompute(rows["mine"], at).revenue_usd_per_kwh, econ.recompute(rows["infer"], at).revenue_usd_per_kwh) < 1e-12
 
 
+@pytest.mark.parametrize("kind, name", [("cpu", "Test CPU"), ("cuda", "NVIDIA GeForce RTX 3060")])
+def test_a_device_without_a_rental_market_gets_no_rental_row_and_says_so(kind, name):
+    from bench.compare import Loaded, merge_devices
+    from bench.results import parse_result
+
+    scenario = load_scenario("2026-01")
+    [device] = merge_devices([Loaded("r", parse_result(result_document(device_kind=kind, device_name=name)))])
+    rows = {row.workload for row in econ.rows_for_device(device, scenario)}
+    assert rows == {"mine", "infer"}  # no train row: it would borrow another device's rate
+    [note] = econ.unpriced(device, scenario)
+    assert note.startswith(f"{name} train: not priced") and "--set gpu_hour_usd" in note
+    # Given a rate, the device is priced at it.
+    priced = scenario.with_value("gpu_hour_usd", 0.30, "test")
+    train = next(r for r in econ.rows_for_device(device, priced) if r.workload == "train")
+    assert train.revenue_usd_per_day == pytest.approx(0.30 * 24 * 0.85)
+    assert econ.unpriced(device, priced) == []
+
+
+def test_inference_is_priced_per_request_with_prompt_tokens_at_the_input_price():
+    # 128 prompt tokens at 900 tok/s (90 W) and 32 output tokens at 30 tok/s (60 W) per request:
+    # 0.1422 s + 1.0667 s = 1.2089 s and 12.8 J + 64 J = 76.8 J for 32 output tokens.
+    scenario = load_scenario("2026-01")
+    document = result_document(infer_config={"prompt_tokens": 128, "output_tokens": 32})
+    infer = next(r for r in econ.rows_from_result(document, scenario) if r.workload == "infer")
+    seconds = 128 / 900 + 32 / 30
+    assert infer.tokens_per_s == pytest.approx(32 / seconds)
+    assert infer.watts == pytest.approx((128 / 900 * 90 + 32 / 30 * 60) / seconds)
+    assert infer.input_tokens_per_output_token == 4
+    per_output = (0.08 + 4 * 0.05) / 1e6
+    assert infer.revenue_usd_per_day == pytest.approx(32 / seconds * per_output * 86_400 * 0.85)
+
+
 def test_inference_can_be_priced_as_rental_and_still_flips_against_mining():
     scenario = load_scenario("2026-01")
-    rows = {r.workload: r for r in econ.rows_from_result(result_document(device_kind="cuda"), scenario,
-                                                          infer_pricing="rental")}
-    # $2.49/GPU-hour x 24 h x 0.85 utilization = $50.796/day, whatever the decode rate
+    document = result_document(device_kind="cuda", device_name="NVIDIA H200")
+    rows = {r.workload: r for r in econ.rows_from_result(document, scenario, infer_pricing="rental")}
+    # the H200's listed $3.59/GPU-hour x 24 h x 0.85 utilization, whatever the decode rate
     assert rows["infer"].pricing_basis == "rental"
-    assert rows["infer"].revenue_usd_per_day == pytest.approx(2.49 * 24 * 0.85)
-    assert not any("H100" in note for note in rows["infer"].notes)  # a CUDA device may rent
+    assert rows["infer"].revenue_usd_per_day == pytest.approx(3.59 * 24 * 0.85)
     assert rows["mine"].breakeven["btc_usd"] == pytest.approx(
         econ.breakeven_btc_usd(rows["mine"].hashes_per_joule, rows["infer"].revenue_usd_per_kwh, scenario))
 
@@ -297,7 +372,8 @@ def test_render_table_shows_every_row_the_scenario_and_the_notes():
     from rich.console import Console
 
     scenario = load_scenario("2025-11")
-    rows = econ.rows_from_result(result_document(), scenario) + econ.asic_rows(scenario)
+    document = result_document(device_kind="cuda", device_name="NVIDIA H100 80GB HBM3")
+    rows = econ.rows_from_result(document, scenario) + econ.asic_rows(scenario)
     console = Console(record=True, width=200)
     console.print(econ.render_table(rows, scenario))
     console.print(econ.render_inputs(scenario))
@@ -322,3 +398,8 @@ def test_model_class_is_read_from_the_shape_the_infer_workload_records():
     infer_entry["config"]["model"] = {"name": "llama-1b", "n_layers": 16, "d_model": 2048}
     infer = next(r for r in econ.rows_from_result(document, load_scenario()) if r.workload == "infer")
     assert any("'llama-1b' is 1B class" in note for note in infer.notes)
+
+
+def test_the_stress_case_is_labelled_constructed_and_claims_no_published_figure():
+    scenario = load_scenario("2026-02-low")
+    assert "constructed" in scenario.description and scenario.published_hashprice is None

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bench.commands.economics import assign_watts, economics, rate_order
 from bench.errors import BenchError
-from bench.market import KEYS
+from bench.market import KEYS, OPTIONAL_KEYS
 from bench.storage import write_atomic
 
 from test_economics import result_document  # tests/ is on sys.path (no package, prepend import mode)
@@ -33,7 +33,7 @@ def test_json_has_rows_and_every_input_with_its_source():
     assert mine["breakeven"]["btc_usd"] == infer["breakeven"]["btc_usd"] > 0
     assert (mine["watts"], infer["watts"]) == (300.0, 350.0)
     assert "Antminer S21 XP" in rows  # datasheet rows stand beside the device
-    assert set(document["inputs"]) == set(KEYS)
+    assert set(document["inputs"]) == set(KEYS) - OPTIONAL_KEYS
     for value in document["inputs"].values():
         assert set(value) == {"value", "unit", "date", "source"} and value["source"]
     assert document["scenario"]["name"] == "2026-01"
@@ -52,7 +52,7 @@ def test_set_and_scenario_reach_the_inputs_and_the_numbers():
 
 def test_result_files_become_rows(tmp_path):
     path = tmp_path / "run.json"
-    write_atomic(path, result_document())
+    write_atomic(path, result_document(device_kind="cuda", device_name="NVIDIA H100 80GB HBM3"))
     document = run_json(str(path), "--no-asics", "--card-usd", "250")
     assert [row["workload"] for row in document["rows"]] == ["mine", "infer", "train"]
     assert all(row["card_usd"] == 250.0 for row in document["rows"])
@@ -63,7 +63,8 @@ def test_the_same_device_in_two_files_keeps_distinct_row_names(tmp_path):
         write_atomic(tmp_path / name, result_document())
     document = run_json(str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--no-asics")
     names = [row["name"] for row in document["rows"]]
-    assert len(names) == len(set(names)) == 6
+    assert len(names) == len(set(names)) == 4  # mine and infer of each; a CPU's training is not priced
+    assert len(document["not_priced"]) == 2
 
 
 @pytest.mark.parametrize("order, watts, expected", [
@@ -142,6 +143,12 @@ def run_main(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
     (["--tokens-per-s", "nan", "--watts", "40"], "token rate"),
     (["--hashrate", "1e9"], "--watts"),
     (["--sweep", "btc_usd=9:1"], "FROM must be less than TO"),
+    (["--set", "difficulty=1e300", "--hashrate", "1e9", "--watts", "40"], "difficulty"),
+    (["--set", "btc_usd=1e-320", "--hashrate", "1e9", "--watts", "40"], "btc_usd"),
+    (["--set", "difficulty=1e-300", "--hashrate", "1e9", "--watts", "40"], "difficulty"),
+    (["--hashrate", "1e9", "--watts", "40", "--sweep", "btc_usd=1:2", "--sweep-out", "/proc/x.png"], "/proc/x"),
+    (["--hashrate", "1e9", "--watts", "40", "--months", "0"], "--months"),
+    (["--card-price", "Nope=5", "--hashrate", "1e9", "--watts", "40"], "Nope"),
 ])
 def test_bad_input_is_one_line_naming_it_with_exit_2(args, named, capsys, monkeypatch):
     code, err = run_main(["economics", *args], capsys, monkeypatch)
@@ -162,3 +169,47 @@ def test_commands_package_offers_economics_for_the_cli_to_register():
 
     names = [command.name for command in COMMANDS]
     assert "economics" in names and len(names) == len(set(names))
+
+
+def test_months_give_every_row_a_horizon_and_each_device_a_switch(tmp_path):
+    path = tmp_path / "h100.json"
+    write_atomic(path, result_document(device_kind="cuda", device_name="NVIDIA H100 80GB HBM3"))
+    document = run_json(str(path), "--no-asics", "--months", "18", "--card-price", "NVIDIA H100 80GB HBM3=25000")
+    for row in document["rows"]:
+        horizon = row["horizon"]
+        assert len(horizon["months"]) == 18 and horizon["price_usd"] == 25000
+        months = horizon["months"]
+        assert months[0]["cumulative_profit_usd"] == pytest.approx(-25000 + months[0]["profit_usd"])
+        assert horizon["cumulative_profit_usd"] == pytest.approx(months[-1]["cumulative_profit_usd"])
+        assert set(months[0]) >= {"month", "date", "revenue_usd", "power_usd", "hosting_usd", "profit_usd",
+                                  "cumulative_profit_usd", "subsidy_btc", "difficulty", "btc_usd"}
+    [switch] = document["switch"]
+    assert switch["device"] == "NVIDIA H100 80GB HBM3" and len(switch["horizon"]["months"]) == 18
+    # (1,050,000 - 931,680) blocks / 144 a day = 821.7 days after 2026-01-12
+    assert document["rows"][0]["horizon"]["halving_date"] == "2028-04-12"
+
+
+def test_the_decision_comes_first_one_line_per_device(tmp_path):
+    path = tmp_path / "run.json"
+    write_atomic(path, result_document())
+    document = run_json(str(path), "--no-asics")
+    [line] = document["verdict"]
+    assert line.startswith("Test CPU: AI inference earns ") and "x more per kWh than mining" in line
+    assert "mining pays more above BTC $" in line
+    result = CliRunner().invoke(economics, [str(path), "--no-asics"], env={"COLUMNS": "100"})
+    assert result.output.startswith("Test CPU: AI inference earns")
+
+
+def test_tables_fit_80_columns_without_cutting_a_number(tmp_path):
+    path = tmp_path / "run.json"
+    write_atomic(path, result_document())
+    result = CliRunner().invoke(economics, [str(path), "--card-usd", "123456", "--months", "12"],
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    document = run_json(str(path), "--card-usd", "123456")
+    payback = next(r for r in document["rows"] if r["workload"] == "infer")["payback_days"]
+    from bench.units import fmt
+
+    assert fmt(payback) in result.output  # e.g. "1,234,567" whole, never "1,"

@@ -27,7 +27,7 @@ def test_every_shipped_scenario_has_every_input_with_unit_date_and_source():
     assert len(names) >= 3
     for name in names:
         scenario = load_scenario(name)
-        assert set(scenario.values) == set(KEYS)
+        assert set(scenario.values) == set(KEYS) - market.OPTIONAL_KEYS
         for key, value in scenario.values.items():
             assert value.unit == KEYS[key].unit, key
             assert DATE.match(value.date), (name, key, value.date)
@@ -124,8 +124,8 @@ def test_get_of_an_unknown_key_names_it():
 def test_user_file_values_apply_and_set_wins_over_them(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({
-        "btc_usd": 70000,
-        "electricity_usd_per_kwh": {"value": 0.04, "date": "2026-03", "source": "my PPA"},
+        "btc_usd": {"value": 70000, "unit": "USD/BTC", "date": "2026-03-01"},
+        "electricity_usd_per_kwh": {"value": 0.04, "unit": "USD/kWh", "date": "2026-03", "source": "my PPA"},
     }))
     scenario = load_scenario("2026-01", user_file=path, overrides=["btc_usd=71000"])
     assert scenario.get("btc_usd") == 71000.0
@@ -136,7 +136,7 @@ def test_user_file_values_apply_and_set_wins_over_them(tmp_path):
 
 def test_user_file_may_nest_its_inputs_under_values(tmp_path):
     path = tmp_path / "nested.json"
-    path.write_text(json.dumps({"name": "mine", "values": {"pue": 1.1}}))
+    path.write_text(json.dumps({"name": "mine", "values": {"pue": {"value": 1.1, "unit": "ratio", "date": "2026"}}}))
     assert load_scenario(user_file=path).get("pue") == 1.1
 
 
@@ -145,7 +145,12 @@ def test_user_file_may_nest_its_inputs_under_values(tmp_path):
     [
         ("{not json", "not valid JSON"),
         (json.dumps({"watts": 5}), "unknown market input 'watts'"),
-        (json.dumps({"btc_usd": -1}), "btc_usd"),
+        (json.dumps({"btc_usd": {"value": -1, "unit": "USD/BTC", "date": "2026"}}), "btc_usd"),
+        (json.dumps({"btc_usd": 70000}), "btc_usd needs a value, its unit and the date"),
+        (json.dumps({"btc_usd": {"value": 60000, "unit": "EUR/BTC", "date": "2026"}}), "must be in USD, not EUR"),
+        (json.dumps({"pue": {"value": 1.2, "unit": "percent", "date": "2026"}}), "expected 'ratio'"),
+        (json.dumps({"pue": {"value": 1.2, "unit": "ratio"}}), "pue needs a value, its unit and the date"),
+        (json.dumps({"pue": {"value": 1.2, "unit": "ratio", "date": "soon"}}), "date 'soon'"),
         (json.dumps([1, 2]), "JSON object"),
     ],
 )
@@ -166,8 +171,9 @@ def test_model_class_prices_tokens_at_that_class_with_its_source():
     assert set(classes) >= {"1B", "8B", "70B"}
     scenario = load_scenario(model_class="70B")
     assert scenario.model_class == "70B"
-    assert scenario.get("usd_per_million_tokens") == classes["70B"].value
-    assert scenario.values["usd_per_million_tokens"].source == classes["70B"].source
+    assert scenario.get("usd_per_million_tokens") == classes["70B"].output.value
+    assert scenario.values["usd_per_million_tokens"].source == classes["70B"].output.source
+    assert scenario.get("usd_per_million_input_tokens") == classes["70B"].input.value
     with pytest.raises(BenchError, match="unknown model class '13B'"):
         load_scenario(model_class="13B")
 
@@ -189,3 +195,43 @@ def test_market_data_without_a_complete_sourced_value_is_refused(damage, message
     damage(document)
     with pytest.raises(BenchError, match=message):
         parse_catalog(document)
+
+
+def test_a_user_file_price_per_mwh_is_converted_to_per_kwh_and_says_so(tmp_path):
+    path = tmp_path / "ppa.json"
+    path.write_text(json.dumps({"electricity_usd_per_kwh": {"value": 95, "unit": "USD/MWh", "date": "2026-03"}}))
+    value = load_scenario(user_file=path).values["electricity_usd_per_kwh"]
+    assert value.value == pytest.approx(0.095) and value.unit == "USD/kWh"
+    assert "converted from 95 USD/MWh" in value.source
+
+
+def test_token_prices_never_fall_with_model_size():
+    classes = market.token_price_classes()
+    sizes = sorted(classes, key=lambda name: float(name.rstrip("B")))
+    for small, large in zip(sizes, sizes[1:]):
+        assert classes[small].output.value <= classes[large].output.value
+        assert classes[small].input.value <= classes[large].input.value
+
+
+@pytest.mark.parametrize("override", ["difficulty=1e300", "btc_usd=1e-320", "difficulty=1e-300", "pue=1e9"])
+def test_inputs_far_outside_any_market_are_refused(override):
+    with pytest.raises(BenchError, match=override.split("=")[0]):
+        load_scenario(overrides=[override])
+
+
+@pytest.mark.parametrize("name, model", [
+    ("NVIDIA H100 80GB HBM3", "H100 SXM"), ("NVIDIA H100 PCIe", "H100 PCIe"), ("NVIDIA H200", "H200"),
+    ("NVIDIA A100-SXM4-80GB", "A100 SXM 80GB"), ("NVIDIA A100 80GB PCIe", "A100 PCIe 80GB"),
+    ("NVIDIA B200", "B200"), ("NVIDIA L40S", "L40S"), ("NVIDIA GeForce RTX 4090", "RTX 4090"),
+])
+def test_a_gpu_rents_at_its_own_models_listed_rate(name, model):
+    rate = market.gpu_hour_usd(load_scenario(), name, "cuda")
+    assert rate is not None and rate.source.startswith(model + ":") and rate.date
+
+
+@pytest.mark.parametrize("name, kind", [("AMD EPYC", "cpu"), ("NVIDIA GeForce RTX 3060", "cuda"),
+                                        ("NVIDIA H100 80GB HBM3", "cpu")])
+def test_a_device_without_a_listed_rate_rents_at_none_unless_one_is_given(name, kind):
+    assert market.gpu_hour_usd(load_scenario(), name, kind) is None
+    given = market.gpu_hour_usd(load_scenario(overrides=["gpu_hour_usd=0.3"]), name, kind)
+    assert given.value == 0.3 and given.source.startswith("user")

@@ -134,3 +134,13 @@ def test_a_crossover_beyond_the_plotted_prices_is_named_not_drawn(tmp_path):
     plot = report.plot_revenue_vs_btc(far, 0.15, 95000.0)
     assert plot.png is not None
     assert "GPU One: mining pays more than AI only above BTC $1,000,000,000" in plot.missing
+
+
+def test_the_verdict_opens_the_page_one_line_per_device(tmp_path):
+    lines = ["GPU One: AI inference earns 3x more per kWh than mining", "CPU Two: <mining> & more"]
+    out = tmp_path / "report.html"
+    report.write_report(out, sample_inputs(verdict=lines))
+    page = out.read_text(encoding="utf-8")
+    assert page.index('id="verdict"') < page.index('id="comparison"')
+    verdict = page[page.index('id="verdict"'):page.index('id="comparison"')]
+    assert verdict.count("<li>") == 2 and "CPU Two: &lt;mining&gt; &amp; more" in verdict

@@ -104,6 +104,7 @@ class Built:
     scenario: Any  # bench.market.Scenario
     rows: dict[str, list[Any]]  # device slug -> its EconomicsRows
     asics: list[Any]  # datasheet EconomicsRows
+    verdict: list[str]  # one line per device: which work earns more per kWh, where it flips
 
 
 def build(
@@ -131,7 +132,10 @@ def build(
             "card_prices_usd": {d.name: prices[d.slug] for d in devices if d.slug in prices},
         },
     )
-    return Built(comparison, devices, scenario, rows, asics)
+    from bench.economics.verdict import verdict_lines
+
+    verdict = verdict_lines([r for device_rows in rows.values() for r in device_rows], scenario)
+    return Built(comparison, devices, scenario, rows, asics, verdict)
 
 
 def _common_options(function):
@@ -186,6 +190,8 @@ def compare(
         from rich.console import Console
 
         console = Console(width=None if sys.stdout.isatty() else 220)
+        for line in built.verdict:
+            console.print(line, markup=False, highlight=False)
         console.print(rich_table(comparison, scenario))
     return 0
 
@@ -260,6 +266,7 @@ def report(
         electricity_usd_per_kwh=scenario.get("electricity_usd_per_kwh") * scenario.get("pue"),
         btc_usd_now=scenario.get("btc_usd"),
         scenario=f"{scenario.name} ({scenario.description})" if scenario.description else scenario.name,
+        verdict=built.verdict,
         tool_version=__version__,
     )
     for path in reporting.write_report(out_path, inputs):

@@ -1,7 +1,8 @@
 """``bench economics``: money per watt, mining against AI, for measured results or typed rates.
 
     bench economics [RESULT...] [--scenario NAME] [--set KEY=VALUE]... [--inputs FILE]
-                    [--hashrate H/s --watts W] [--tokens-per-s T --watts W] [--card-usd USD]
+                    [--hashrate H/s --watts W] [--tokens-per-s T --watts W]
+                    [--card-price DEVICE=USD]... [--card-usd USD] [--months N]
                     [--sweep KEY=FROM:TO [--sweep-out PATH]] [--json]
 
 Each ``--watts`` belongs to the ``--hashrate`` or ``--tokens-per-s`` just before it (or, if it
@@ -11,6 +12,7 @@ comes first, just after it); a single ``--watts`` is the draw of both.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -86,7 +88,11 @@ class _EconomicsCommand(click.Command):
 @click.option("--watts", type=float, multiple=True, metavar="W", help="Draw for the rate given just before it.")
 @click.option("--ai-pricing", type=click.Choice(["tokens", "rental"]), default="tokens", show_default=True,
               help="Price inference per output token, or as a rented GPU-hour x utilization.")
-@click.option("--card-usd", type=float, metavar="USD", help="Card price, for payback days.")
+@click.option("--card-usd", type=float, metavar="USD", help="Card price of every device, for payback.")
+@click.option("--card-price", "card_prices", multiple=True, metavar="DEVICE=USD",
+              help="One device's purchase price, for payback (repeatable; wins over --card-usd).")
+@click.option("--months", type=int, metavar="N",
+              help="Project N months: difficulty and price paths, the halving, cumulative profit, payback, NPV.")
 @click.option("--no-asics", is_flag=True, help="Leave out the datasheet ASIC rows.")
 @click.option("--sweep", "sweep_spec", metavar="KEY=FROM:TO",
               help="Sweep one input (btc_usd, difficulty, usd_per_million_tokens, electricity_usd_per_kwh...).")
@@ -98,13 +104,18 @@ class _EconomicsCommand(click.Command):
 def economics(
     ctx: click.Context, results: tuple[Path, ...], scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, hashrate: float | None, tokens_per_s: float | None,
-    watts: tuple[float, ...], ai_pricing: str, card_usd: float | None, no_asics: bool, sweep_spec: str | None,
-    sweep_out: Path | None, list_scenarios: bool, as_json: bool,
+    watts: tuple[float, ...], ai_pricing: str, card_usd: float | None, card_prices: tuple[str, ...],
+    months: int | None, no_asics: bool, sweep_spec: str | None, sweep_out: Path | None, list_scenarios: bool,
+    as_json: bool,
 ) -> int:
     """Revenue, power cost and profit per day, per kWh and per watt: mining against AI work, with
     the BTC and electricity prices where the decision flips."""
     from bench import economics as econ
     from bench import market
+    from bench.compare import Loaded, merge_devices
+    from bench.commands.compare import parse_card_prices
+    from bench.economics.horizon import months_checked
+    from bench.economics.verdict import verdict_lines
     from bench.results import read_result
     from bench.storage import clean_floats
 
@@ -113,16 +124,23 @@ def economics(
         return 0
     scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
                                     model_class=model_class)
+    if months is not None:
+        months_checked(months)
     sweep_args = None
     if sweep_spec is not None:
         from bench.sweep import parse_sweep
 
         sweep_args = parse_sweep(sweep_spec)  # bad specs fail before any work
 
+    devices = [merge_devices([Loaded(str(path), read_result(path))])[0] for path in results]
+    prices = parse_card_prices(card_prices, devices) if card_prices else {}
     rows: list[Any] = []
+    not_priced: list[str] = []
     seen: set[str] = set()
-    for path in results:
-        file_rows = econ.rows_from_result(read_result(path), scenario, card_usd=card_usd, infer_pricing=ai_pricing)
+    for path, device in zip(results, devices):
+        price = prices.get(device.slug, card_usd)
+        file_rows = econ.rows_for_device(device, scenario, card_usd=price, infer_pricing=ai_pricing)
+        not_priced += econ.unpriced(device, scenario, infer_pricing=ai_pricing)
         if any(row.name in seen for row in file_rows):  # the same device in two files
             file_rows = [_renamed(row, f"[{path.stem}]") for row in file_rows]
         seen.update(row.name for row in file_rows)
@@ -131,6 +149,11 @@ def economics(
                         ai_pricing)
     if not no_asics:
         rows += econ.asic_rows(scenario)
+    switches: list[tuple[str, Any]] = []
+    if months is not None:
+        rows = [replace(row, horizon=_project(row, scenario, months)) for row in rows]
+        switches = _switches(rows, scenario)
+    verdict = verdict_lines(rows, scenario)
 
     sweep_result, files = None, []
     if sweep_args is not None:
@@ -143,12 +166,17 @@ def economics(
 
     if as_json:
         document = {
-            "scenario": {"name": scenario.name, "description": scenario.description, "model_class": scenario.model_class},
+            "scenario": {"name": scenario.name, "description": scenario.description, "model_class": scenario.model_class,
+                         "date": scenario.date},
+            "verdict": verdict,
             "hashprice_usd_per_phs_day": econ.scenario_hashprice_usd_per_phs_day(scenario),
             "published_hashprice": scenario.published_hashprice.to_dict() if scenario.published_hashprice else None,
             "rows": [row.to_dict() for row in rows],
+            "not_priced": not_priced,
             "inputs": scenario.inputs_dict(),
         }
+        if months is not None:
+            document["switch"] = [{"device": device, "horizon": horizon.to_dict()} for device, horizon in switches]
         if sweep_result is not None:
             document["sweep"] = sweep_result.to_dict()
             document["files"] = [str(f) for f in files]
@@ -158,8 +186,16 @@ def economics(
     from rich.console import Console
 
     console = Console()
+    if console.width < 40:
+        console.width = 80
+    for line in verdict:
+        console.print(line, markup=False, highlight=False)
     if rows:
         console.print(econ.render_table(rows, scenario))
+    for line in not_priced:
+        console.print(line, markup=False, highlight=False)
+    if months is not None:
+        console.print(econ.render_horizons(rows, switches, months))
     console.print(econ.render_inputs(scenario))
     if not results and hashrate is None and tokens_per_s is None:
         console.print("no device figures given: pass result files, or --hashrate/--tokens-per-s with --watts")
@@ -172,9 +208,27 @@ def economics(
     return 0
 
 
-def _renamed(row: Any, suffix: str) -> Any:
-    from dataclasses import replace
+def _project(row: Any, scenario: Any, months: int) -> Any:
+    from bench.economics.horizon import project
 
+    return project(row, scenario, months)
+
+
+def _switches(rows: Sequence[Any], scenario: Any) -> list[tuple[str, Any]]:
+    """Per device with both mining and AI rows: the horizon of doing whichever earns more each month."""
+    from bench.economics.horizon import switch
+
+    out = []
+    for device in dict.fromkeys(r.device for r in rows if r.source != "datasheet"):
+        mining = next((r for r in rows if r.device == device and r.is_mining), None)
+        ai = next((r for r in rows if r.device == device and r.workload == "infer"), None) or next(
+            (r for r in rows if r.device == device and r.workload == "train"), None)
+        if mining is not None and ai is not None:
+            out.append((device, switch(mining.horizon, ai.horizon, scenario)))
+    return out
+
+
+def _renamed(row: Any, suffix: str) -> Any:
     return replace(row, name=f"{row.name} {suffix}", device=f"{row.device} {suffix}")
 
 

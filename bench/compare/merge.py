@@ -7,7 +7,7 @@ Files that ran different code, another preset, other settings or another kind of
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from bench import workloads
@@ -76,10 +76,19 @@ class WorkloadFigure:
     energy_source: str  # e.g. "measured: nvml energy counter"
     provenance: Provenance
     config: Mapping[str, Any]
+    # every phase's pooled median rate and draw, the headline's included (infer's prefill prices
+    # the prompt tokens a request brings)
+    phases: Mapping[str, PhaseRate] = field(default_factory=dict)
 
     @property
     def windows(self) -> int:
         return self.per_joule_spread.n
+
+
+@dataclass(frozen=True)
+class PhaseRate:
+    rate_per_s: float
+    watts: float
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ class DeviceRuns:
     figures: dict[str, WorkloadFigure]  # by workload name
     not_run: dict[str, str]  # workload -> why it has no figure ("failed: ...", "skipped")
     partial: bool  # some file stopped before all its workloads ran
+    idle_watts: float | None = None  # median idle baseline of its files; None where none was measured
 
     @property
     def label(self) -> str:
@@ -150,7 +160,12 @@ def _merge_device(slug: str, items: list[Loaded]) -> DeviceRuns:
         figures=figures,
         not_run=not_run,
         partial=any(i.result.status != "complete" for i in items),
+        idle_watts=_median([i.result.idle.watts for i in items if i.result.idle and i.result.idle.watts is not None]),
     )
+
+
+def _median(values: list[float]) -> float | None:
+    return spread(values).median if values else None
 
 
 def _why_not_run(entry: Workload) -> str:
@@ -187,22 +202,13 @@ def _merge_workload(name: str, ok: list[tuple[Loaded, Workload]]) -> WorkloadFig
                 f"cannot merge {first_item.path} and {item.path} (same device, workload {name!r}): "
                 + "; ".join(reasons)
             )
-    per_joule: list[float] = []
-    rates: list[float] = []
-    watts: list[float] = []
-    sources: set[str] = set()
-    for _, entry in ok:
-        phase_name, figures, windows = _headline(entry)
-        sources.add(figures.energy_source)
-        if not windows:
-            # No windows kept: the file's own median stands as one value (and gives no spread).
-            per_joule.append(figures.per_joule)
-            rates.append(figures.rate_per_s)
-            watts.append(figures.draw_watts)
-            continue
-        per_joule += [w.per_joule for w in windows]
-        rates += [w.rate_per_s for w in windows]
-        watts += [w.watts for w in windows]
+    per_joule, rates, watts = _pooled([_headline(entry)[1:] for _, entry in ok])
+    sources = {_headline(entry)[1].energy_source for _, entry in ok}
+    phases = {}
+    for phase in first.phases:
+        found = [(p.figures, p.windows) for _, entry in ok for p in entry.phases if p.name == phase.name]
+        _, phase_rates, phase_watts = _pooled(found)
+        phases[phase.name] = PhaseRate(spread(phase_rates).median, spread(phase_watts).median)
     return WorkloadFigure(
         workload=name,
         phase=_headline(first)[0],
@@ -215,7 +221,26 @@ def _merge_workload(name: str, ok: list[tuple[Loaded, Workload]]) -> WorkloadFig
         energy_source="; ".join(sorted(sources)),
         provenance=provenance,
         config=first.config,
+        phases=phases,
     )
+
+
+def _pooled(items: list[tuple[Figures, tuple[Any, ...]]]) -> tuple[list[float], list[float], list[float]]:
+    """Per-joule figures, rates and draws of every window of these phases; a phase without
+    windows stands by its own medians, as one value (and gives no spread)."""
+    per_joule: list[float] = []
+    rates: list[float] = []
+    watts: list[float] = []
+    for figures, windows in items:
+        if not windows:
+            per_joule.append(figures.per_joule)
+            rates.append(figures.rate_per_s)
+            watts.append(figures.draw_watts)
+            continue
+        per_joule += [w.per_joule for w in windows]
+        rates += [w.rate_per_s for w in windows]
+        watts += [w.watts for w in windows]
+    return per_joule, rates, watts
 
 
 def _headline(entry: Workload) -> tuple[str, Figures, tuple[Any, ...]]:

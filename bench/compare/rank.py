@@ -66,7 +66,7 @@ EFFICIENCY_COLUMNS = (
 ECONOMICS_COLUMNS: tuple[tuple[Column, str, Callable[[EconomicsRow], float | None]], ...] = (
     (Column("mining_usd_per_kwh", "mining revenue $/kWh", "USD/kWh", True, "mine", True, True), "mine",
      lambda row: row.revenue_usd_per_kwh),
-    (Column("ai_usd_per_kwh", "AI revenue $/kWh (decode tokens)", "USD/kWh", True, "infer", True, True), "infer",
+    (Column("ai_usd_per_kwh", "AI revenue $/kWh (inference requests)", "USD/kWh", True, "infer", True, True), "infer",
      lambda row: row.revenue_usd_per_kwh),
     (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True),
      "mine", lambda row: row.profit_usd_per_watt_day),

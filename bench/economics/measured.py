@@ -1,21 +1,25 @@
 """Economics rows for measured devices (merged result files) and the datasheet ASICs.
 
-mine -> mining; infer -> AI from its headline ``decode`` phase, priced per output token (or, with
-``infer_pricing="rental"``, as a rented GPU-hour); train -> AI priced as GPU rental. Mining and
-inference of the same device are paired for the flip price.
+mine -> mining; infer -> AI serving the workload's requests (prompt tokens through prefill at the
+input price, output tokens through decode at the output price; or, with ``infer_pricing="rental"``,
+a rented GPU-hour); train -> AI priced as GPU rental at the device's own GPU model's rate, and not
+at all for a device without one. Mining and inference of the same device are paired for the flip
+price.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+from bench import market
 from bench.economics.rows import EconomicsRow, ai_row, mining_row, pair
 from bench.energy import EnergyKind
 from bench.market import Scenario
 
 if TYPE_CHECKING:
     from bench.compare.merge import DeviceRuns
-    from bench.result_model import Result
+    from bench.result_model import Result, Workload
 
 # Model names of the infer/train workloads and the token-price class they belong to.
 _MODEL_CLASSES = {"llama-8b": "8B", "llama-1b": "1B"}
@@ -24,36 +28,71 @@ _MODEL_CLASSES = {"llama-8b": "8B", "llama-1b": "1B"}
 def rows_for_device(
     device: DeviceRuns, scenario: Scenario, *, card_usd: float | None = None, infer_pricing: str = "tokens",
 ) -> list[EconomicsRow]:
-    """Economics rows for every workload of ``device`` that has a figure."""
+    """Economics rows for every workload of ``device`` that can be priced here (``unpriced`` says
+    which cannot, and why)."""
     figures = device.figures
     rows: dict[str, EconomicsRow] = {}
-    common: dict[str, Any] = {"card_usd": card_usd, "device": device.name}
+    common: dict[str, Any] = {"card_usd": card_usd, "device": device.name, "idle_watts": device.idle_watts or 0.0}
+    idle_note = () if device.idle_watts is not None else ("no idle baseline in the result: idle hours drawn as 0 W",)
+    rate = market.gpu_hour_usd(scenario, device.name, device.kind)
+    rental: dict[str, Any] = {"gpu_hour_usd": rate.value if rate else None}
+    rental_note = (f"rented at the {rate.source.split(':')[0]} rate" if rate else "",)
     if "mine" in figures:
         mine = figures["mine"]
         rows["mine"] = mining_row(
             f"{device.name} mine", mine.rate_per_s, mine.watts, scenario, source=mine.energy_kind,
-            source_detail=mine.energy_source, **common,
+            source_detail=mine.energy_source, notes=idle_note, **common,
         )
-    # A CPU (or any non-CUDA device) is not rented out at an H100's hourly rate: say so.
-    rental_note = (f"rental rate is for an H100-class GPU; this device is a {device.kind or 'non-GPU device'} "
-                   "and would not rent at that rate",) if device.kind != "cuda" else ()
-    if "infer" in figures:
+    if "infer" in figures and (infer_pricing == "tokens" or rate is not None):
         infer = figures["infer"]
-        notes = _model_class_notes(infer.config, scenario) if infer_pricing == "tokens" else rental_note
+        output_tokens_per_s, watts, prompt_per_output = _request_mix(infer)
+        notes = (*idle_note, *(_model_class_notes(infer.config, scenario) if infer_pricing == "tokens" else ()))
         rows["infer"] = ai_row(
-            f"{device.name} infer ({infer.phase})", infer.rate_per_s, infer.watts, scenario, workload="infer",
+            f"{device.name} infer", output_tokens_per_s, watts, scenario, workload="infer",
             pricing=infer_pricing, source=infer.energy_kind, source_detail=infer.energy_source, notes=notes,
-            **common,
+            input_tokens_per_output_token=prompt_per_output if infer_pricing == "tokens" else 0.0,
+            **rental, **common,
         )
-    if "train" in figures:
+    if "train" in figures and rate is not None:
         train = figures["train"]
         rows["train"] = ai_row(
             f"{device.name} train", train.rate_per_s, train.watts, scenario, workload="train", pricing="rental",
-            source=train.energy_kind, source_detail=train.energy_source, notes=rental_note, **common,
+            source=train.energy_kind, source_detail=train.energy_source, notes=(*idle_note, *rental_note),
+            **rental, **common,
         )
     if "mine" in rows and "infer" in rows:
         rows["mine"], rows["infer"] = pair(rows["mine"], rows["infer"], scenario)
     return list(rows.values())
+
+
+def unpriced(device: DeviceRuns, scenario: Scenario, *, infer_pricing: str = "tokens") -> list[str]:
+    """Why a workload of ``device`` has no economics row: no GPU-hour market for this device."""
+    if market.gpu_hour_usd(scenario, device.name, device.kind) is not None:
+        return []
+    kind = "GPU model" if device.kind == "cuda" else device.kind or "device"
+    why = (f"no GPU-hour rental rate for this {kind} (rates are listed by GPU model, and a device never "
+           "borrows another's): give one with --set gpu_hour_usd=...")
+    wanted = ["train"] + (["infer"] if infer_pricing == "rental" else [])
+    return [f"{device.name} {w}: not priced: {why}" for w in wanted if w in device.figures]
+
+
+def _request_mix(infer: Any) -> tuple[float, float, float]:
+    """(output tokens/s, watts, prompt tokens per output token) of serving the workload's requests:
+    each brings ``prompt_tokens`` through prefill and generates ``output_tokens`` through decode,
+    so a request's time and energy are those of both phases at their measured rates and draws.
+    Without both phases' figures or lengths, decode alone."""
+    decode = infer.phases.get("decode")
+    prefill = infer.phases.get("prefill")
+    prompt, output = infer.config.get("prompt_tokens"), infer.config.get("output_tokens")
+    if decode is None or prefill is None or not _positive_number(prompt) or not _positive_number(output):
+        return infer.rate_per_s, infer.watts, 0.0
+    seconds = prompt / prefill.rate_per_s + output / decode.rate_per_s
+    joules = prompt / prefill.rate_per_s * prefill.watts + output / decode.rate_per_s * decode.watts
+    return output / seconds, joules / seconds, prompt / output
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def rows_from_result(

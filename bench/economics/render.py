@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.economics.rows import WATTS_PER_KILOWATT, EconomicsRow, scenario_hashprice_usd_per_phs_day
 from bench.market import Scenario
@@ -31,8 +31,11 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
     def table(title: str, headers: tuple[str, ...]) -> Table:
         t = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for header in headers:
+            # Numbers never wrap (a wrapped "1,234" reads as "1,"): narrow terminals fold the row
+            # names and the headers instead.
             t.add_column(escape(header), justify="left" if header in ("row", "energy") else "right",
-                         min_width=12 if header == "row" else None)
+                         min_width=12 if header == "row" else None, no_wrap=header not in ("row",),
+                         overflow="fold" if header == "row" else "ignore")
         return t
 
     notes: list[str] = []
@@ -47,16 +50,17 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
 
     per_day = table(
         f"Money per watt, scenario {scenario.name}: {scenario.description}",
-        ("row", "energy", "W", "per J", "revenue $/d", "power $/d", "profit $/d"),
+        ("row", "energy", "W", "per J", "revenue\n$/d", "power\n$/d", "profit\n$/d"),
     )
-    per_kwh = table("Per kWh and per watt, and where it flips",
-                    ("row", "revenue $/kWh", "profit $/kWh", "profit $/kW/d", "flip BTC $", "zero-profit BTC $",
-                     "b/e $/kWh", "payback d"))
+    per_kwh = table("Per kWh and per kW, and where it flips",
+                    ("row", "revenue\n$/kWh", "profit\n$/kWh", "profit\n$/kW/d", "flip\nBTC $", "0-profit\nBTC $",
+                     "b/e\n$/kWh", "payback\ndays"))
     for row in rows:
         name = escape(label(row))
         per_day.add_row(
             name, escape(row.source), fmt(row.watts), _efficiency(row), fmt(row.revenue_usd_per_day, money=True),
-            fmt(row.electricity_usd_per_day, money=True), fmt(row.profit_usd_per_day, money=True),
+            fmt(row.electricity_usd_per_day + row.hosting_usd_per_day, money=True),
+            fmt(row.profit_usd_per_day, money=True),
         )
         per_kwh.add_row(
             name, fmt(row.revenue_usd_per_kwh, money=True), fmt(row.profit_usd_per_kwh, money=True),
@@ -66,16 +70,20 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
             fmt(row.breakeven.get("btc_usd_zero_profit"), money=True),
             fmt(row.breakeven.get("electricity_usd_per_kwh"), money=True), fmt(row.payback_days),
         )
+    rental = (f"rental ${scenario.get('gpu_hour_usd'):g}/GPU-hour (user)" if scenario.has("gpu_hour_usd")
+              else "rental at each GPU model's listed rate")
     lines = [
         f"inputs: BTC ${scenario.get('btc_usd'):,.0f}, difficulty {scenario.get('difficulty'):.4g}, hashprice "
         f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}/PH/s/day (computed, gross), pool fee "
-        f"{scenario.get('pool_fee'):g} FPPS; tokens ${scenario.get('usd_per_million_tokens'):g}/1M output "
-        f"({scenario.model_class} class); rental ${scenario.get('gpu_hour_usd'):g}/GPU-hour x "
-        f"{scenario.get('utilization'):g}; electricity ${scenario.get('electricity_usd_per_kwh'):g}/kWh x PUE "
-        f"{scenario.get('pue'):g}",
-        "energy: measured by a meter, estimated from a model, datasheet figures, or typed by the user. "
-        "/d: per day; /kWh: per kWh the device draws; flip BTC $: the BTC price at which this device earns as "
-        "much per kWh mining as decoding tokens; b/e $/kWh: the electricity price at which profit is zero.",
+        f"{scenario.get('pool_fee'):g} FPPS, uptime {scenario.get('uptime'):g}; tokens "
+        f"${scenario.get('usd_per_million_tokens'):g}/1M output and ${scenario.get('usd_per_million_input_tokens'):g}/1M "
+        f"input ({scenario.model_class} class), {rental}, utilization {scenario.get('utilization'):g}; electricity "
+        f"${scenario.get('electricity_usd_per_kwh'):g}/kWh x PUE {scenario.get('pue'):g}, hosting "
+        f"${scenario.get('hosting_usd_per_kw_month'):g}/kW/month",
+        "energy: measured by a meter, reported by firmware, estimated from a model, datasheet figures, or typed by "
+        "the user. /d: per day, busy for the uptime or utilization and idle the rest; power $/d includes hosting; "
+        "/kWh: per kWh the device draws; flip BTC $: the BTC price at which this device earns as much per kWh "
+        "mining as doing its AI work; b/e $/kWh: the electricity price at which profit is zero.",
         *[f"[{i}] {note}" for i, note in enumerate(notes, 1)],
     ]
     return Group(per_day, per_kwh, Text("\n".join(lines)))
@@ -98,3 +106,34 @@ def render_inputs(scenario: Scenario) -> Table:
                          f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}")
         table.caption_justify = "left"
     return table
+
+
+def render_horizons(rows: list[EconomicsRow], switches: list[tuple[str, Any]], months: int) -> RenderableType:
+    """Each row's horizon in one line (the months themselves are in --json), then each device's
+    switching between its mining and AI work."""
+    from rich import box
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"Over {months} months (a month = 365.25/12 days)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("row", overflow="fold", min_width=12)
+    for header in ("price $", f"profit $\n{months} mo", "payback\nmonth", "NPV $", "last month\nprofit $"):
+        table.add_column(header, justify="right", no_wrap=True)
+
+    def add(name: str, horizon: Any) -> None:
+        table.add_row(escape(name), fmt(horizon.price_usd, money=True), fmt(horizon.cumulative_profit_usd, money=True),
+                      str(horizon.payback_month) if horizon.payback_month is not None else "-",
+                      fmt(horizon.npv_usd, money=True), fmt(horizon.months[-1].profit_usd, money=True))
+
+    for row in rows:
+        if row.horizon is not None:
+            add(row.name, row.horizon)
+    for device, horizon in switches:
+        add(f"{device} switch (mine or AI, whichever earns more each month)", horizon)
+    halving = next((r.horizon.halving_date for r in rows if r.horizon is not None), None)
+    text = ("next halving (block 1,050,000) estimated " + halving + " at 144 blocks a day" if halving else "")
+    return Group(table, Text(text + "; payback: first month the cumulative profit reaches the price paid; "
+                             "- without a price (--card-price) or not within the horizon"))

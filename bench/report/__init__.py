@@ -58,6 +58,7 @@ class ReportInputs:
     electricity_usd_per_kwh: float | None = None  # the power cost per kWh drawn (price x PUE)
     btc_usd_now: float | None = None  # the scenario's BTC price, marked on the revenue plot
     scenario: str = ""
+    verdict: Sequence[str] = ()  # one line per device: which work earns more per kWh, where it flips
     title: str = "joulebench: mining against AI work, per joule"
     generated_utc: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     tool_version: str = ""

@@ -40,6 +40,7 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
         + (f" by joulebench {e(inputs.tool_version)}" if inputs.tool_version else "")
         + (f", scenario <b>{e(inputs.scenario)}</b>" if inputs.scenario else "")
         + f". {len(inputs.devices)} device(s) from {sum(len(d.paths) for d in inputs.devices)} result file(s).</p>",
+        _verdict_html(inputs.verdict),
         '<h2 id="comparison">Comparison</h2>',
         _table_html(comparison),
         "<p class=\"sub\">Sorted by " + e(comparison.column(comparison.sort_key).title)
@@ -74,6 +75,14 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
         )
     parts.append("</ul></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _verdict_html(lines: Sequence[str]) -> str:
+    """The answer first: one line per device."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<section id="verdict"><h2>Verdict</h2><ul>{items}</ul></section>'
 
 
 def _table_html(comparison: Comparison) -> str:
