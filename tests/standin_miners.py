@@ -129,6 +129,7 @@ class BraiinsStandIn(StandIn):
         self.base_mhs, self.base_watts = base_mhs, base_watts
         self.share_ratio, self.reports_power, self.hang_after = share_ratio, reports_power, hang_after
         self.ticks = 0  # data replies served (multi-commands holding summary)
+        self.hanging = hang_after == 0
         self.served: list[dict[str, float]] = []  # per tick: the MHS 1m and watts served
 
     TICK_COMMAND = "summary"  # a multi-command holding it is one poll: the figures move on
@@ -150,10 +151,13 @@ class BraiinsStandIn(StandIn):
             parts = name.split("+")
             if len(parts) > 1 and self.TICK_COMMAND in parts:
                 if self.hang_after is not None and self.ticks >= self.hang_after:
-                    return None
-                self.ticks += 1
-                self.served.append(self._figures(self.ticks - 1))
-            elif self.hang_after is not None and self.ticks >= self.hang_after:
+                    self.hanging = True
+                else:
+                    self.ticks += 1
+                    self.served.append(self._figures(self.ticks - 1))
+            # From the first poll past hang_after on, nothing is answered (a poll's other
+            # requests, sent beside its data request, still are until then).
+            if self.hanging:
                 return None
             current = self.served[-1] if self.served else self._figures(0)
             replies = {part: self._reply(part, current) for part in parts}

@@ -96,7 +96,7 @@ def test_many_miners_at_once_figures_match_what_they_served(capsys, tmp_path, es
         assert window["joules"] == pytest.approx(watts * window["seconds"])
         assert window["meter_details"]["reported"]["fans_rpm"] == [4200, 4201]
         assert [b["chip_temp_c"] for b in window["meter_details"]["reported"]["hashboards"]] == [75, 76, 77]
-        assert 0.8 < window["seconds"] < 1.2
+        assert 0.5 < window["seconds"] < 1.5  # polls keep to the schedule, give or take a reply
     rates = sorted(s["mhs_1m"] * 1e6 for s in served[1:])
     assert entry["rate_per_s"] == pytest.approx(rates[1])  # the median of three windows
     assert entry["watts"] == pytest.approx(sorted((a["watts"] + b["watts"]) / 2 for a, b in zip(served, served[1:]))[1])
