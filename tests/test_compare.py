@@ -72,28 +72,48 @@ def test_economics_of_a_merged_device_price_the_merged_medians():
     assert mine.hashes_per_joule == pytest.approx(2.0e6)
 
 
-def test_files_of_one_device_from_different_code_are_refused():
-    a = make_result("Card A", created_utc="t1")
-    b = make_result("Card A", created_utc="t2", sources={"mine": "f" * 64})
-    with pytest.raises(BenchError, match=r"cannot merge r0.json and r1.json .*'mine'.*different workload code"):
-        merge_devices(loaded(a, b))
+def _rows_by_label(devices):
+    return {d.label: d for d in devices}
 
 
-def test_files_of_one_device_with_other_settings_or_preset_are_refused():
-    a = make_result("Card A", created_utc="t1")
-    b = make_result("Card A", created_utc="t2", configs={"infer": {"model": "tiny", "batch_size": 64}})
-    with pytest.raises(BenchError, match=r"settings differ \(batch_size unset vs 64\)"):
-        merge_devices(loaded(a, b))
-    c = make_result("Card A", created_utc="t3", preset="standard")
-    with pytest.raises(BenchError, match="preset quick vs standard"):
-        merge_devices(loaded(a, c))
+def test_files_of_one_device_from_different_code_stay_separate_rows_marked_not_comparable():
+    a = make_result("Card A", created_utc="2026-01-01T00:00:00Z")
+    b = make_result("Card A", created_utc="2026-02-01T00:00:00Z", sources={"mine": "f" * 64})
+    devices = merge_devices(loaded(a, b))
+    assert [d.label for d in devices] == ["Card A (2026-02-01 00:00, quick)", "Card A (2026-01-01 00:00, quick)"]
+    assert "mine: different workload code" in devices[1].note
+    comparison = build_comparison(devices + merge_devices(loaded(make_result("Card B", created_utc="t3",
+                                                                                sources={"mine": "f" * 64}))))
+    older = row(comparison, "Card A (2026-01-01 00:00, quick)").cells["hashes_per_joule"]
+    assert older.verdict == compare.NOT_COMPARABLE and "different workload code" in older.note
+
+
+def test_files_of_one_device_with_other_settings_or_preset_stay_separate_rows():
+    a = make_result("Card A", created_utc="2026-01-01T00:00:00Z")
+    b = make_result("Card A", created_utc="2026-01-02T00:00:00Z", configs={"infer": {"model": "tiny", "batch_size": 64}})
+    devices = merge_devices(loaded(a, b))
+    assert len(devices) == 2 and "settings differ (batch_size unset vs 64)" in devices[1].note  # older vs newest
+    c = make_result("Card A", created_utc="2026-01-03T00:00:00Z", preset="standard")
+    devices = merge_devices(loaded(a, c))
+    assert "preset quick vs standard" in devices[1].note
+    comparison = build_comparison(devices)
+    # presets grouped, newest first: here one row each
+    assert [r.label for r in comparison.rows] == [d.label for d in devices]
 
 
 def test_measured_and_estimated_energy_of_one_device_are_not_merged():
     a = make_result("Card A", created_utc="t1")
     b = make_result("Card A", created_utc="t2", energy_kind="estimated")
-    with pytest.raises(BenchError, match="energy measured vs estimated"):
-        merge_devices(loaded(a, b))
+    devices = merge_devices(loaded(a, b))
+    assert len(devices) == 2 and "energy measured vs estimated" in devices[1].note
+
+
+def test_files_that_agree_merge_even_beside_one_that_does_not():
+    a = make_result("Card A", created_utc="2026-01-01T00:00:00Z")
+    b = make_result("Card A", created_utc="2026-01-02T00:00:00Z")
+    c = make_result("Card A", created_utc="2026-01-03T00:00:00Z", preset="standard")
+    devices = merge_devices(loaded(a, b, c))
+    assert sorted(len(d.paths) for d in devices) == [1, 2]
 
 
 def test_the_same_run_given_twice_is_refused():

@@ -1,4 +1,5 @@
-"""`bench compare` over the real result files committed in results/ (written by `bench run`).
+"""`bench compare` over real result files written by `bench run`, kept in tests/fixtures/results/
+(never the user's results/).
 
 These files track the schema the runner really writes, which synthetic fixtures could drift from.
 """
@@ -14,9 +15,8 @@ from bench import compare
 from bench.commands.compare import load_devices
 from bench.results import load_result
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
-FILES = sorted(RESULTS.rglob("*.json")) if RESULTS.is_dir() else []
-pytestmark = pytest.mark.skipif(not FILES, reason="no result files in results/ yet (bench run writes them)")
+RESULTS = Path(__file__).resolve().parent / "fixtures" / "results"
+FILES = sorted(RESULTS.rglob("*.json"))
 
 
 PRESETS = sorted({load_result(f)["protocol"]["preset"] for f in FILES})

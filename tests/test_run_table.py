@@ -13,7 +13,7 @@ from rich.console import Console
 from bench import report_run
 from bench.results import parse_result
 
-QUICK = sorted((Path(__file__).parent.parent / "results" / "vm").glob("*.json"))[0]
+QUICK = sorted((Path(__file__).parent / "fixtures" / "results" / "vm").glob("*.json"))[0]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from bench.cli import main
 from bench.results import parse_result
 
 NAME = "GPU $\\alpha$ $\\frac{$ [/bold] [link=https://example.invalid]x[/link] <script>alert(\"x\")</script> & 'q'"
-SOURCE = Path(__file__).resolve().parent.parent / "results" / "vm" / "20261121T162105Z_cpu-amd-epyc.json"
+SOURCE = Path(__file__).resolve().parent / "fixtures" / "results" / "vm" / "20261121T162105Z_cpu-amd-epyc.json"
 
 
 @pytest.fixture

@@ -51,8 +51,8 @@ def result_paths(arguments: Sequence[Path]) -> list[Path]:
 def load_devices(arguments: Sequence[Path], preset: str | None = None) -> list[DeviceRuns]:
     """Merged devices of the given files and folders; ``preset`` keeps only that preset's runs.
 
-    Runs of different presets measure differently sized work, so a folder holding several is
-    refused with the presets it holds unless one is chosen.
+    Runs of different presets measure differently sized work: they stay separate rows, grouped by
+    preset and marked not comparable with the others (bench/compare/merge.py and rank.py).
     """
     from bench.results import read_result
 
@@ -62,8 +62,6 @@ def load_devices(arguments: Sequence[Path], preset: str | None = None) -> list[D
         loaded = [item for item in loaded if item.result.protocol.preset == preset]
         if not loaded:
             raise BenchError(f"--preset {preset}: no result of that preset among {_preset_counts(presets)}")
-    elif len(presets) > 1:
-        raise BenchError(f"the results mix presets ({_preset_counts(presets)}): choose one with --preset")
     return merge_devices(loaded)
 
 
@@ -153,7 +151,7 @@ def _common_options(function):
                      help="A device's purchase price, for payback days (repeatable)."),
         click.option("--with-asics", is_flag=True, help="Add the datasheet ASIC rows (bench/data/asics.json)."),
         click.option("--preset", type=click.Choice(["quick", "standard", "long"]),
-                     help="Only results of this preset (needed when the files mix presets)."),
+                     help="Only results of this preset (others are shown as separate, not comparable rows)."),
     ]
     for option in reversed(options):
         function = option(function)

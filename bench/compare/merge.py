@@ -1,7 +1,7 @@
 """Files of one device become one DeviceRuns: their windows pooled, their provenance checked.
 
 Files that ran different code, another preset, other settings or another kind of energy figure
-(measured vs estimated) are refused, never averaged together.
+(measured vs estimated) are never averaged together: they stay separate rows of that device.
 """
 
 from __future__ import annotations
@@ -104,6 +104,9 @@ class DeviceRuns:
     not_run: dict[str, str]  # workload -> why it has no figure ("failed: ...", "skipped")
     partial: bool  # some file stopped before all its workloads ran
     idle_watts: float | None = None  # median idle baseline of its files; None where none was measured
+    preset: str | None = None
+    newest_utc: str | None = None  # when its newest file was written
+    note: str = ""  # why these files stand apart from the device's other files
 
     @property
     def label(self) -> str:
@@ -111,14 +114,76 @@ class DeviceRuns:
 
 
 def merge_devices(loaded: Sequence[Loaded]) -> list[DeviceRuns]:
-    """Group result files by device and merge each group; BenchError when a group can't be merged."""
+    """Group result files by device and merge each group's files that measured the same thing.
+
+    Files of one device that cannot be merged (other code, preset, settings or energy kind) stay
+    separate rows, newest first, each labelled with its date and preset and the reason it stands
+    apart; ranking then marks the ones of other code or presets not comparable.
+    """
     if not loaded:
         raise BenchError("no result files given")
     _refuse_duplicates(loaded)
     groups: dict[str, list[Loaded]] = {}
     for item in loaded:
         groups.setdefault(_device_slug(item), []).append(item)
-    return [_merge_device(slug, items) for slug, items in groups.items()]
+    out: list[DeviceRuns] = []
+    for slug, items in groups.items():
+        clusters = sorted(_mergeable_clusters(items), reverse=True,
+                          key=lambda c: max(i.result.created_utc or "" for i in c))  # newest first
+        if len(clusters) == 1:
+            out.append(_merge_device(slug, clusters[0]))
+            continue
+        for cluster, why in clusters_with_reasons(clusters):
+            first = cluster[0].result
+            when = (first.created_utc or "undated")[:16].replace("T", " ")
+            out.append(_merge_device(
+                f"{slug}@{when.replace(' ', 'T').replace(':', '')}", cluster,
+                label=f"{first.device.name or slug} ({when}, {first.protocol.preset})",
+                note=f"not merged with the other runs of this device: {why}",
+            ))
+    return out
+
+
+def _mergeable_clusters(items: list[Loaded]) -> list[list[Loaded]]:
+    """Files in groups that merge: each joins the first group it agrees with on every workload."""
+    clusters: list[list[Loaded]] = []
+    for item in items:
+        home = next((c for c in clusters if not _disagreements(c[0], item)), None)
+        if home is None:
+            clusters.append([item])
+        else:
+            home.append(item)
+    return clusters
+
+
+def clusters_with_reasons(clusters: list[list[Loaded]]) -> list[tuple[list[Loaded], str]]:
+    """Each group with why it differs from the newest group (clusters come newest first)."""
+    newest = clusters[0][0]
+    out = []
+    for cluster in clusters:
+        reasons = _disagreements(cluster[0], newest) if cluster is not clusters[0] else []
+        out.append((cluster, "; ".join(reasons) or "the newest of its kind"))
+    return out
+
+
+def _disagreements(a: Loaded, b: Loaded) -> list[str]:
+    """Why two files of one device cannot be merged, per workload both finished; empty when they can."""
+    reasons: list[str] = []
+    for entry in a.result.workloads:
+        other = b.result.workload(entry.name)
+        if not entry.ok or other is None or not other.ok:
+            continue
+        found = _provenance(a.result, entry).differences(_provenance(b.result, other))
+        if dict(entry.config) != dict(other.config):
+            found.append("settings differ (" + _config_difference(entry.config, other.config) + ")")
+        kind, other_kind = _headline(entry)[1].energy_kind, _headline(other)[1].energy_kind
+        if kind != other_kind:
+            found.append(f"energy {kind} vs {other_kind}")
+        reasons += [f"{entry.name}: {r}" for r in found]
+    preset, other_preset = a.result.protocol.preset, b.result.protocol.preset
+    if preset != other_preset and not any("preset" in r for r in reasons):
+        reasons.append(f"preset {preset} vs {other_preset}")
+    return reasons
 
 
 def _device_slug(item: Loaded) -> str:
@@ -139,7 +204,7 @@ def _refuse_duplicates(loaded: Sequence[Loaded]) -> None:
         seen[key] = item.path
 
 
-def _merge_device(slug: str, items: list[Loaded]) -> DeviceRuns:
+def _merge_device(slug: str, items: list[Loaded], *, label: str | None = None, note: str = "") -> DeviceRuns:
     figures: dict[str, WorkloadFigure] = {}
     not_run: dict[str, str] = {}
     names = list(dict.fromkeys(w.name for item in items for w in item.result.workloads))
@@ -153,7 +218,7 @@ def _merge_device(slug: str, items: list[Loaded]) -> DeviceRuns:
     device = items[0].result.device
     return DeviceRuns(
         slug=slug,
-        name=device.name or slug,
+        name=label or device.name or slug,
         kind=device.kind or "unknown",
         hosts=tuple(sorted({i.result.machine.hostname or "?" for i in items})),
         paths=tuple(i.path for i in items),
@@ -161,6 +226,9 @@ def _merge_device(slug: str, items: list[Loaded]) -> DeviceRuns:
         not_run=not_run,
         partial=any(i.result.status != "complete" for i in items),
         idle_watts=_median([i.result.idle.watts for i in items if i.result.idle and i.result.idle.watts is not None]),
+        preset=items[0].result.protocol.preset,
+        newest_utc=max((i.result.created_utc for i in items if i.result.created_utc), default=None),
+        note=note,
     )
 
 
@@ -187,21 +255,9 @@ def _work_defining_config(name: str) -> tuple[str, ...]:
 
 
 def _merge_workload(name: str, ok: list[tuple[Loaded, Workload]]) -> WorkloadFigure:
-    (first_item, first), rest = ok[0], ok[1:]
+    first_item, first = ok[0]  # the files agree (merge_devices grouped them so)
     provenance = _provenance(first_item.result, first)
     first_figures = _headline(first)[1]
-    for item, entry in rest:
-        reasons = provenance.differences(_provenance(item.result, entry))
-        if dict(entry.config) != dict(first.config):
-            reasons.append("settings differ (" + _config_difference(first.config, entry.config) + ")")
-        kind = _headline(entry)[1].energy_kind
-        if kind != first_figures.energy_kind:
-            reasons.append(f"energy {first_figures.energy_kind} vs {kind}")
-        if reasons:
-            raise BenchError(
-                f"cannot merge {first_item.path} and {item.path} (same device, workload {name!r}): "
-                + "; ".join(reasons)
-            )
     per_joule, rates, watts = _pooled([_headline(entry)[1:] for _, entry in ok])
     sources = {_headline(entry)[1].energy_source for _, entry in ok}
     phases = {}

@@ -186,7 +186,13 @@ def build_comparison(
     notes: list[str] = []
     judged = _judge(cols, raw, notes)
     sort_column = next(c for c in cols if c.key == sort_key)
-    ordered = sorted(judged, key=lambda row: _sort_value(row.cells[sort_key], sort_column))
+    # Presets grouped, the most common first (datasheet rows with it); best first within a group,
+    # the newest run first among equals.
+    presets = [r.preset for r in raw if not r.datasheet]
+    common = max(dict.fromkeys(presets), key=presets.count) if presets else None
+    group = {id(row): (0 if r.datasheet or r.preset == common else 1, str(r.preset)) for row, r in zip(judged, raw)}
+    newest_first = sorted(judged, key=lambda row: next(r.newest_utc for r in raw if r.slug == row.slug), reverse=True)
+    ordered = sorted(newest_first, key=lambda row: (group[id(row)], _sort_value(row.cells[sort_key], sort_column)))
     return Comparison(cols, tuple(ordered), sort_key, tuple(notes), dict(inputs or {}))
 
 
@@ -209,6 +215,8 @@ class _RawRow:
     notes: tuple[str, ...] = ()
     datasheet: bool = False
     economics: tuple[EconomicsRow, ...] = ()
+    preset: str | None = None
+    newest_utc: str = ""
 
 
 def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _RawRow:
@@ -223,7 +231,7 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _
         values[column.key] = _finite(figure_of(economics_row)) if economics_row is not None else None
         if values[column.key] is None and economics_row is not None:
             missing[column.key] = _why_no_money(column, economics_row)
-    notes = []
+    notes = [device.note] if device.note else []
     if device.partial:
         notes.append("partial run: some workloads did not finish")
     notes += [f"{w} {why}" for w, why in device.not_run.items()]
@@ -232,6 +240,7 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _
     return _RawRow(
         device.label, device.slug, device.kind, values, dict(device.figures), missing,
         device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(economics_rows),
+        preset=device.preset, newest_utc=device.newest_utc or "",
     )
 
 
