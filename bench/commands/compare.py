@@ -19,9 +19,10 @@ from typing import Any, Mapping, Sequence
 
 import click
 
+from bench.compare import fleet
 from bench.compare import (
     NOT_COMPARABLE, Comparison, DeviceRuns, Loaded, build_comparison, column_keys, describe_cell,
-    merge_devices, to_csv, to_json, to_markdown,
+    merge_devices, to_csv, to_markdown,
 )
 from bench.devices import slugify
 from bench.energy import EnergyKind
@@ -62,7 +63,9 @@ def load_devices(arguments: Sequence[Path], preset: str | None = None) -> list[D
         loaded = [item for item in loaded if item.result.protocol.preset == preset]
         if not loaded:
             raise BenchError(f"--preset {preset}: no result of that preset among {_preset_counts(presets)}")
-    return merge_devices(loaded)
+    # Ranks of a launch (torchrun, srun) are summed into fleet rows, not pooled as runs of one device.
+    singles, ranks = fleet.split(loaded)
+    return (merge_devices(singles) if singles else []) + fleet.merge_fleets(ranks)
 
 
 def _preset_counts(presets: Counter) -> str:
@@ -115,7 +118,7 @@ def build(
                                     model_class=model_class)
     devices = load_devices(arguments, preset)
     prices = parse_card_prices(card_prices, devices)
-    rows = {d.slug: economics.rows_for_device(d, scenario, card_usd=prices.get(d.slug)) for d in devices}
+    rows = {d.slug: fleet.economics_rows(d, scenario, card_usd=prices.get(d.slug)) for d in devices}
     asics = economics.asic_rows(scenario) if with_asics else []
     comparison = build_comparison(
         devices,
@@ -179,7 +182,7 @@ def compare(
     )
     comparison, scenario = built.comparison, built.scenario
     if output_format == "json":
-        click.echo(to_json(comparison))
+        click.echo(fleet.to_json(comparison, built.devices))  # fleet rows add ranks and their spread
     elif output_format == "csv":
         click.echo(to_csv(comparison), nl=False)
     elif output_format == "markdown":

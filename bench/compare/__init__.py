@@ -31,11 +31,12 @@ from bench.compare.rank import (
     Comparison, Row, build_comparison, column_keys, columns, significance,
 )
 from bench.compare.render import describe_cell, format_number, to_csv, to_json, to_markdown
+from bench.compare.fleet import FleetRuns, merge_fleets  # ranks of a launch summed (fleet.py)
 
 __all__ = [
     "BEST", "BEST_RUN", "BEYOND_SPREAD", "DATASHEET", "ECONOMICS_COLUMNS", "EFFICIENCY_COLUMNS", "ESTIMATED",
-    "FEW_WINDOWS", "MEASURED", "MIN_WINDOWS_FOR_VERDICT", "NO_SPREAD", "NO_VERDICT", "NOT_COMPARABLE",
+    "FEW_WINDOWS", "FleetRuns", "MEASURED", "MIN_WINDOWS_FOR_VERDICT", "NO_SPREAD", "NO_VERDICT", "NOT_COMPARABLE",
     "WITHIN_SPREAD", "Cell", "Column", "Comparison", "DeviceRuns", "Loaded", "Provenance", "Row",
     "WorkloadFigure", "build_comparison", "column_keys", "columns", "describe_cell", "format_number",
-    "merge_devices", "significance", "to_csv", "to_json", "to_markdown",
+    "merge_devices", "merge_fleets", "significance", "to_csv", "to_json", "to_markdown",
 ]
