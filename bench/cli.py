@@ -13,7 +13,7 @@ import click
 from bench import __version__
 from bench.errors import BenchError
 from bench.measure import PRESETS
-from bench.workloads import WorkloadOptions, names as workload_names_known
+from bench.workloads import WorkloadOptions, run_names as workload_names_known
 
 positive_int = click.IntRange(min=1)
 positive_float = click.FloatRange(min=0.0, min_open=True)

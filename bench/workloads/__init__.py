@@ -16,7 +16,7 @@ from bench.workloads.base import BuildInfo, Phase, Workload
 
 __all__ = [
     "BuildInfo", "Earning", "KINDS", "Phase", "Workload", "WorkloadKind", "WorkloadOptions", "kind",
-    "make_workload", "names",
+    "make_workload", "names", "run_names",
 ]
 
 
@@ -26,6 +26,7 @@ class Earning(str, Enum):
     MINING = "mining"  # block rewards per hash, paid FPPS by a pool
     TOKENS = "tokens"  # output tokens sold at a price per million
     RENTAL = "rental"  # the device rented by the GPU-hour
+    NOTHING = "nothing"  # a cost, not paid work (switch: what changing work costs)
 
     def __str__(self) -> str:
         return self.value
@@ -57,6 +58,8 @@ class WorkloadKind:
     work_defining_config: tuple[str, ...]
     options: tuple[str, ...]  # the WorkloadOptions fields this kind reads
     build: Callable[[str, str, WorkloadOptions], Workload]  # (preset, device kind, options)
+    # False: measured by its own command (bench switch, bench serve), not offered by ``bench run``.
+    in_run: bool = True
 
 
 def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
@@ -87,6 +90,14 @@ def _train(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
     )
 
 
+def _switch(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    from bench.workloads.switch import SwitchWorkload
+
+    return SwitchWorkload.for_preset(preset, device_kind, threads=options.threads, kernel=options.kernel,
+                                     model=options.model, dtype=options.dtype, batch_size=options.batch_size,
+                                     prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens)
+
+
 KINDS: dict[str, WorkloadKind] = {
     k.name: k
     for k in (
@@ -95,12 +106,20 @@ KINDS: dict[str, WorkloadKind] = {
                      ("model", "dtype", "batch_size", "prompt_tokens", "output_tokens"), _infer),
         WorkloadKind("train", "tokens", "train", Earning.RENTAL, ("model",),
                      ("model", "dtype", "train_batch_size", "train_seq_len"), _train),
+        WorkloadKind("switch", "switches", "mine-to-infer", Earning.NOTHING, ("model",),
+                     ("threads", "kernel", "model", "dtype", "batch_size", "prompt_tokens", "output_tokens"),
+                     _switch, in_run=False),
     )
 }
 
 
 def names() -> tuple[str, ...]:
     return tuple(KINDS)
+
+
+def run_names() -> tuple[str, ...]:
+    """The kinds ``bench run`` measures (and runs by default)."""
+    return tuple(name for name, k in KINDS.items() if k.in_run)
 
 
 def kind(name: str) -> WorkloadKind:
