@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from standin_miners import BraiinsStandIn
+from standin_miners import BraiinsStandIn, GarbageStandIn, free_loopback_address
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -117,3 +117,22 @@ def test_a_signal_keeps_every_finished_poll(tmp_path, signum, code):
     # Every poll answered before the signal is a window's end: none lost.
     assert len(windows) >= 2 and len(windows) in (len(served) - 1, len(served) - 2)
     assert [w["rate_per_s"] for w in windows] == pytest.approx([s["mhs_1m"] * 1e6 for s in served[1:len(windows) + 1]])
+
+
+def test_pyasic_logs_nothing_of_its_own(tmp_path):
+    # pyasic logs to the root logger (stderr) and warns; in a real process (not under pytest's
+    # capture) every stderr line must still be ours, one per host.
+    garbage, hung = GarbageStandIn(), BraiinsStandIn(hang_after=2)
+    nothing = free_loopback_address((80, 4028))
+    with garbage, hung:
+        done = subprocess.run(
+            [sys.executable, "-c", "from bench.cli import main; main()", "asic", garbage.address, hung.address,
+             nothing, "--seconds", "3", "--interval", "1", "--out", str(tmp_path)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    hosts = (garbage.address, hung.address, nothing)
+    lines = done.stderr.splitlines()
+    assert all(line.startswith(("bench asic: ", "interrupted")) or line.split(":")[0] in hosts for line in lines), \
+        done.stderr
+    assert sum(line.startswith(f"{hung.address}: poll 2 unanswered") for line in lines) == 1

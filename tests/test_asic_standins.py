@@ -66,6 +66,9 @@ def test_many_miners_at_once_figures_match_what_they_served(capsys, tmp_path, es
     assert code == 1, err  # some answered, some did not
     assert "Traceback" not in err
     lines = err.splitlines()
+    # Every line is ours and names its host: none of pyasic's log records or warnings leak out.
+    hosts = (braiins.address, esp.address, hung.address, garbage.address, nothing)
+    assert all(line.startswith("bench asic: ") or line.split(":")[0] in hosts for line in lines), err
     assert [line for line in lines if line.startswith(f"{garbage.address}:")] == [
         f"{garbage.address}: answers with bytes that are not text, not as any miner firmware pyasic knows "
         "(garbled reply)"]

@@ -58,7 +58,9 @@ def run(
     try:
         asyncio.run(_main(survey, hosts, seconds, interval_s, user_power, make_recorder, say))
     finally:
-        gc.collect()  # pyasic's abandoned tasks are collected while its logging is still quiet
+        # pyasic leaves identification tasks failing in the background on garbled hosts; asyncio
+        # logs "exception was never retrieved" when they are collected, so that happens while quiet.
+        gc.collect()
         undo()
     return survey
 
@@ -67,9 +69,6 @@ async def _main(survey: Survey, hosts: list[str], seconds: float, interval_s: fl
                 user_power: Callable[[], Any] | None, make_recorder: Callable[..., Recorder],
                 say: Callable[[str], None]) -> None:
     loop = asyncio.get_running_loop()
-    # pyasic leaves identification tasks failing in the background on garbled hosts; each host's
-    # trouble is already one line of ours, so asyncio's "exception was never retrieved" is not shown.
-    loop.set_exception_handler(lambda loop, context: None)
     work = asyncio.ensure_future(_survey(survey, hosts, seconds, interval_s, user_power, make_recorder, say))
 
     def on_signal(signum: int) -> None:
