@@ -74,7 +74,7 @@ def fields_for(backend_names: list[str], firmware_name: str | None) -> Fields:
         hashrate=f"hash rate {unnamed}",
         boards_hashrate=f"per-hashboard hash rate {unnamed}",
         power=f"power {unnamed}",
-        shares="cgminer API summary 'Difficulty Accepted'",
+        shares="cgminer API summary 'Difficulty Accepted', where the miner has that API",
     )
 
 
