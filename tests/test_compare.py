@@ -312,6 +312,6 @@ def test_markdown_has_a_row_per_device_and_says_what_the_marks_mean():
     text = compare.to_markdown(two_device_comparison())
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 3  # header and two devices
-    assert table[1].startswith("| B | 3.3e+06")
+    assert table[1].startswith("| B | 3.3 M")
     assert "beyond spread: the min-max ranges do not overlap" in text
     assert "B: infer failed: no model" in text

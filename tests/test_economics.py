@@ -385,7 +385,7 @@ def test_render_table_shows_every_row_the_scenario_and_the_notes():
 
 
 @pytest.mark.parametrize("value, text", [
-    (None, "-"), (0.0, "0"), (0.0123, "0.0123"), (1234.4, "1,234"), (-2.5e9, "-2.5B"), (1.1e-6, "1.1e-06"),
+    (None, "-"), (0.0, "0"), (0.0123, "0.0123"), (1234.4, "1,234"), (-2.5e9, "-2.5B"), (1.1e-6, "0.0000011"),
 ])
 def test_fmt_keeps_three_significant_digits_and_scales_large_numbers(value, text):
     assert econ.fmt(value) == text

@@ -165,10 +165,11 @@ def _common_options(function):
 @_common_options
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table for reading; csv, json or markdown to paste elsewhere.")
+@click.option("--wide", is_flag=True, help="Every column in the table (by default the ones a 100-column terminal fits).")
 def compare(
     results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
-    preset: str | None, output_format: str,
+    preset: str | None, output_format: str, wide: bool,
 ) -> int:
     """Rank devices from result files: work per joule, money per kWh and per watt, payback.
 
@@ -190,31 +191,37 @@ def compare(
     else:
         from rich.console import Console
 
-        console = Console(width=None if sys.stdout.isatty() else 220)
+        console = Console(width=None if sys.stdout.isatty() else (220 if wide else 100))
         for line in built.verdict:
             console.print(line, markup=False, highlight=False)
-        console.print(rich_table(comparison, scenario))
+        console.print(rich_table(comparison, scenario, wide=wide))
     return 0
 
 
-def rich_table(comparison: Comparison, scenario: Any):
+# The columns a 100-column terminal shows; --wide shows every one.
+COMPACT_COLUMNS = ("hashes_per_joule", "decode_tokens_per_joule", "mining_profit_usd_per_kw_day",
+                   "ai_profit_usd_per_kw_day", "flip_btc_usd")
+
+
+def rich_table(comparison: Comparison, scenario: Any, *, wide: bool = True):
     from rich.table import Table
 
     from bench.economics import scenario_hashprice_usd_per_phs_day
 
+    shown = [c for c in comparison.columns if wide or c.key in COMPACT_COLUMNS or c.key == comparison.sort_key]
     table = Table(title=_escape(f"Devices compared, sorted by {comparison.column(comparison.sort_key).title}, best first"),
                   title_justify="left")
     table.add_column("device", overflow="fold")
-    for column in comparison.columns:
+    for column in shown:
         table.add_column(_escape(f"{column.title}\n({column.unit}" + (
             f", {'higher' if column.higher_is_better else 'lower'} better)" if column.ranked else ")")),
             justify="right", overflow="fold")
     for row in comparison.rows:
         cells = []
-        for column in comparison.columns:
+        for column in shown:
             cell = row.cells[column.key]
             text = describe_cell(cell, column)
-            style = "green" if cell.verdict in ("best", "best run") else "dim" if cell.verdict == NOT_COMPARABLE else ""
+            style = "green" if cell.highlighted else "dim" if cell.verdict == NOT_COMPARABLE else ""
             cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
         files = f"\n{len(row.files)} file(s)" if row.files else ""
         table.add_row(f"{_escape(row.label)}\n[dim]{_escape(row.kind + files)}[/]", *cells)

@@ -68,10 +68,11 @@ ECONOMICS_COLUMNS: tuple[tuple[Column, str, Callable[[EconomicsRow], float | Non
      lambda row: row.revenue_usd_per_kwh),
     (Column("ai_usd_per_kwh", "AI revenue $/kWh (inference requests)", "USD/kWh", True, "infer", True, True), "infer",
      lambda row: row.revenue_usd_per_kwh),
-    (Column("mining_profit_usd_per_watt_day", "mining profit $/W/day", "USD/(W*day)", True, "mine", False, True),
-     "mine", lambda row: row.profit_usd_per_watt_day),
-    (Column("ai_profit_usd_per_watt_day", "AI profit $/W/day", "USD/(W*day)", True, "infer", False, True), "infer",
-     lambda row: row.profit_usd_per_watt_day),
+    # per kW rather than per W: digits instead of leading zeros
+    (Column("mining_profit_usd_per_kw_day", "mining profit $/kW/day", "USD/(kW*day)", True, "mine", False, True),
+     "mine", lambda row: row.profit_usd_per_watt_day * 1000),
+    (Column("ai_profit_usd_per_kw_day", "AI profit $/kW/day", "USD/(kW*day)", True, "infer", False, True), "infer",
+     lambda row: row.profit_usd_per_watt_day * 1000),
     (Column("breakeven_btc_usd", "break-even BTC $ (zero mining profit)", "USD/BTC", False, "mine", False, True),
      "mine", lambda row: row.breakeven.get("btc_usd_zero_profit")),
     (Column("flip_btc_usd", "mining beats AI above BTC $", "USD/BTC", False, "mine", False, True, ranked=False),
@@ -103,10 +104,17 @@ class Cell:
     energy_kind: str | None = None  # MEASURED, ESTIMATED or DATASHEET
     energy_source: str | None = None
     spread: Spread | None = None
+    loses_money: bool = False  # a money cell of work that does not pay its power: never shown as best
+
+    @property
+    def highlighted(self) -> bool:
+        """Shown as the column's best: the best (or best run) and not a money-losing row."""
+        return self.verdict in (BEST, BEST_RUN) and not self.loses_money
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "value": self.value,
+            "loses_money": self.loses_money,
             "ratio_to_best": self.ratio_to_best,
             "verdict": self.verdict,
             "note": self.note,
@@ -217,6 +225,7 @@ class _RawRow:
     economics: tuple[EconomicsRow, ...] = ()
     preset: str | None = None
     newest_utc: str = ""
+    losing: frozenset[str] = frozenset()  # workloads whose economics lose money
 
 
 def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _RawRow:
@@ -226,6 +235,7 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _
         values[column.key] = figure.per_joule if figure else None
     by_workload = {r.workload: r for r in economics_rows}
     missing = dict(device.not_run)
+    losing = frozenset(r.workload for r in economics_rows if r.profit_usd_per_day < 0)
     for column, workload, figure_of in ECONOMICS_COLUMNS:
         economics_row = by_workload.get(workload)
         values[column.key] = _finite(figure_of(economics_row)) if economics_row is not None else None
@@ -240,7 +250,7 @@ def _device_row(device: DeviceRuns, economics_rows: Sequence[EconomicsRow]) -> _
     return _RawRow(
         device.label, device.slug, device.kind, values, dict(device.figures), missing,
         device.paths, device.hosts, tuple(dict.fromkeys(notes)), economics=tuple(economics_rows),
-        preset=device.preset, newest_utc=device.newest_utc or "",
+        preset=device.preset, newest_utc=device.newest_utc or "", losing=losing,
     )
 
 
@@ -257,7 +267,7 @@ def _asic_row(asic: EconomicsRow) -> _RawRow:
         values[column.key] = _finite(figure_of(asic)) if workload == "mine" else None
     notes = (asic.source_detail or asic.source,)
     return _RawRow(asic.name, "asic-" + slugify(asic.name), "asic", values, {}, {}, notes=notes, datasheet=True,
-                   economics=(asic,))
+                   economics=(asic,), losing=frozenset({"mine"}) if asic.profit_usd_per_day < 0 else frozenset())
 
 
 def _finite(value: float | None) -> float | None:
@@ -366,7 +376,8 @@ def _rank_column(column: Column, raw: list[_RawRow], cells: list[dict[str, Cell]
                 raw[best_run].figures[column.workload].per_joule_spread, raw[i].figures[column.workload].per_joule_spread
             )
         cells[i][column.key] = Cell(
-            cell.value, ratio, verdict, cell.note, cell.energy_kind, cell.energy_source, cell.spread
+            cell.value, ratio, verdict, cell.note, cell.energy_kind, cell.energy_source, cell.spread,
+            loses_money=column.economics and column.workload in raw[i].losing,
         )
 
 

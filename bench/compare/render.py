@@ -7,20 +7,22 @@ import json
 from typing import Any
 
 from bench.compare.rank import BEST, NOT_COMPARABLE, Cell, Column, Comparison
-from bench.units import format_number
+from bench.units import fmt, format_number, ratio
 
 
 
 def describe_cell(cell: Cell, column: Column) -> str:
     """One line for a cell: value, spread, ratio to the best and the verdict, e.g.
-    ``1.23e+06 ±2% x0.51 beyond spread (estimated)``."""
+    ``1.23 M ±2% x0.51 beyond spread (estimated)``; a mining cell adds J/TH."""
     if cell.value is None:
         return f"- ({cell.note})" if cell.note else "-"
-    parts = [format_number(cell.value)]
+    parts = [format_number(cell.value, column.unit)]
+    if column.key == "hashes_per_joule" and cell.value > 0:
+        parts.append(f"({fmt(1e12 / cell.value)} J/TH)")  # the miner's unit for the same figure
     if cell.spread is not None and cell.spread.n > 1 and cell.value:
         parts.append(f"±{100 * (cell.spread.max - cell.spread.min) / (2 * abs(cell.value)):.1f}%")
     if cell.ratio_to_best is not None and cell.verdict != BEST:
-        parts.append(f"x{cell.ratio_to_best:.3g}")
+        parts.append(ratio(cell.ratio_to_best))
     if cell.verdict:
         parts.append(cell.verdict if cell.verdict != NOT_COMPARABLE else f"not comparable: {cell.note}")
     if cell.energy_kind and not column.economics:

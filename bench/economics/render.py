@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 def _efficiency(row: EconomicsRow) -> str:
     if row.hashes_per_joule is not None:
-        return f"{si(row.hashes_per_joule)}H/J"
+        # miners read J/TH and TH/s; hashes per joule is the same figure, inverted
+        return (f"{si(row.hashes_per_joule)}H/J\n{fmt(1e12 / row.hashes_per_joule)} J/TH\n"
+                f"{si(row.hashes_per_s)}H/s")
     assert row.tokens_per_joule is not None
     return f"{si(row.tokens_per_joule)}tok/J"
 
@@ -52,9 +54,9 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
         f"Money per watt, scenario {scenario.name}: {scenario.description}",
         ("row", "energy", "W", "per J", "revenue\n$/d", "power\n$/d", "profit\n$/d"),
     )
-    per_kwh = table("Per kWh and per kW, and where it flips",
-                    ("row", "revenue\n$/kWh", "profit\n$/kWh", "profit\n$/kW/d", "flip\nBTC $", "0-profit\nBTC $",
-                     "b/e\n$/kWh", "payback\ndays"))
+    # Two narrow tables rather than one wide one, so no number is cut on an 80-column terminal.
+    per_kwh = table("Per kWh and per kW", ("row", "revenue\n$/kWh", "profit\n$/kWh", "profit\n$/kW/d"))
+    flips = table("Where it flips", ("row", "flip\nBTC $", "0-profit\nBTC $", "b/e\n$/kWh", "payback\ndays"))
     for row in rows:
         name = escape(label(row))
         per_day.add_row(
@@ -66,14 +68,16 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
             name, fmt(row.revenue_usd_per_kwh, money=True), fmt(row.profit_usd_per_kwh, money=True),
             # per kW rather than per W, so the table shows digits instead of leading zeros
             fmt(row.profit_usd_per_watt_day * WATTS_PER_KILOWATT, money=True),
-            fmt(row.breakeven.get("btc_usd"), money=True),
+        )
+        flips.add_row(
+            name, fmt(row.breakeven.get("btc_usd"), money=True),
             fmt(row.breakeven.get("btc_usd_zero_profit"), money=True),
             fmt(row.breakeven.get("electricity_usd_per_kwh"), money=True), fmt(row.payback_days),
         )
     rental = (f"rental ${scenario.get('gpu_hour_usd'):g}/GPU-hour (user)" if scenario.has("gpu_hour_usd")
               else "rental at each GPU model's listed rate")
     lines = [
-        f"inputs: BTC ${scenario.get('btc_usd'):,.0f}, difficulty {scenario.get('difficulty'):.4g}, hashprice "
+        f"inputs: BTC ${scenario.get('btc_usd'):,.0f}, difficulty {si(scenario.get('difficulty'))}, hashprice "
         f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}/PH/s/day (computed, gross), pool fee "
         f"{scenario.get('pool_fee'):g} FPPS, uptime {scenario.get('uptime'):g}; tokens "
         f"${scenario.get('usd_per_million_tokens'):g}/1M output and ${scenario.get('usd_per_million_input_tokens'):g}/1M "
@@ -86,7 +90,7 @@ def render_table(rows: list[EconomicsRow], scenario: Scenario) -> RenderableType
         "mining as doing its AI work; b/e $/kWh: the electricity price at which profit is zero.",
         *[f"[{i}] {note}" for i, note in enumerate(notes, 1)],
     ]
-    return Group(per_day, per_kwh, Text("\n".join(lines)))
+    return Group(per_day, per_kwh, flips, Text("\n".join(lines)))
 
 
 def render_inputs(scenario: Scenario) -> Table:

@@ -6,7 +6,7 @@ import base64
 import html
 from typing import Sequence
 
-from bench.compare import BEST, BEST_RUN, NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number
+from bench.compare import NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number
 from bench.energy import EnergyKind
 from bench.report import Plot, ReportInputs
 
@@ -98,17 +98,17 @@ def _table_html(comparison: Comparison) -> str:
                  + (f", {len(row.files)} file(s)" if row.files else "") + "</span></td>"]
         for column in comparison.columns:
             cell = row.cells[column.key]
-            css = "best" if cell.verdict in (BEST, BEST_RUN) else "nc" if cell.verdict == NOT_COMPARABLE else ""
+            css = "best" if cell.highlighted else "nc" if cell.verdict == NOT_COMPARABLE else ""
             if cell.value is None:
                 cells.append(f"<td title=\"{e(cell.note)}\">-" + (f"<span class=\"sub\">{e(cell.note)}</span>" if cell.note else "") + "</td>")
                 continue
-            detail = describe_cell(cell, column)[len(format_number(cell.value)):].strip()
+            detail = describe_cell(cell, column)[len(format_number(cell.value, column.unit)):].strip()
             if cell.energy_kind and not column.economics:
                 detail = detail.replace(f"({cell.energy_kind})", "").strip()
             kind = (f' <span class="kind {e(cell.energy_kind)}" title="{e(cell.energy_source or "")}">{e(cell.energy_kind)}</span>'
                     if cell.energy_kind else "")
             cells.append(
-                f'<td class="{css}">{e(format_number(cell.value))}{kind}'
+                f'<td class="{css}">{e(format_number(cell.value, column.unit))}{kind}'
                 + (f'<span class="sub">{e(detail)}</span>' if detail else "") + "</td>"
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
