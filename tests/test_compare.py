@@ -315,3 +315,30 @@ def test_markdown_has_a_row_per_device_and_says_what_the_marks_mean():
     assert table[1].startswith("| B | 3.3 M")
     assert "beyond spread: the min-max ranges do not overlap" in text
     assert "B: infer failed: no model" in text
+
+
+def test_a_best_money_cell_of_work_that_loses_money_is_not_highlighted():
+    losing = money(revenue_usd_per_kwh=0.2, profit_usd_per_day=-1.0)
+    paying = money(revenue_usd_per_kwh=0.1, profit_usd_per_day=1.0)
+    comparison = compare_docs(make_result("A"), make_result("B"),
+                              economics={"cuda0-a": [losing], "cuda0-b": [paying]})
+    a, b = row(comparison, "A").cells["mining_usd_per_kwh"], row(comparison, "B").cells["mining_usd_per_kwh"]
+    assert a.verdict == compare.BEST and a.loses_money and not a.highlighted
+    assert not b.loses_money
+
+
+def test_the_compact_table_fits_100_columns_and_wide_shows_every_column():
+    from rich.console import Console
+
+    from bench.commands.compare import COMPACT_COLUMNS, rich_table
+    from bench.market import load_scenario as scenario_of
+
+    comparison = compare_docs(make_result("A card with a long name"), make_result("B"),
+                              economics={"cuda0-a-card-with-a-long-name": [money()], "cuda0-b": [money()]})
+    console = Console(width=100, record=True)
+    console.print(rich_table(comparison, scenario_of(), wide=False))
+    compact = console.export_text()
+    assert max(len(line) for line in compact.splitlines()) <= 100
+    assert "payback" not in compact.split("Market:")[0]  # a --wide column
+    wide = rich_table(comparison, scenario_of(), wide=True)
+    assert len(wide.columns) == 1 + len(comparison.columns) > 1 + len(COMPACT_COLUMNS)
