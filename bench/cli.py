@@ -12,8 +12,9 @@ import click
 
 from bench import __version__
 from bench.errors import BenchError
+from bench.formats import format_option
 from bench.measure import PRESETS
-from bench.workloads import WorkloadOptions, run_names as workload_names_known
+from bench.workloads import WorkloadOptions, check_options, run_names as workload_names_known
 
 positive_int = click.IntRange(min=1)
 positive_float = click.FloatRange(min=0.0, min_open=True)
@@ -56,7 +57,7 @@ def cli() -> None:
               help="quick: ~1 s windows; standard: 10 s windows; long: 600 s per phase (MLPerf Power minimum).")
 @click.option("--out", "out_dir", type=click.Path(), default="results", show_default=True, callback=_out_dir_option,
               help="Directory for result files (<machine>/<timestamp>_<device>.json).")
-@click.option("--json", "as_json", is_flag=True, help="Also print the result document to stdout (tables go to stderr).")
+@format_option
 @click.option("--threads", type=positive_int, help="mine on CPU: worker threads (default: all cores).")
 @click.option("--kernel", type=click.Choice(["auto", "sha-ni", "simd"]), default=None,
               help="mine on CPU: kernel variant (default auto: the fastest here, measured once and cached).")
@@ -73,13 +74,20 @@ def cli() -> None:
 @click.option("--power-limit", metavar="W[,W...]",
               help="NVIDIA GPU: measure at each power cap (NVML, needs root); the original limit is restored after.")
 def run(
-    device_spec: str, workload_names: tuple[str, ...], preset: str, out_dir: Path, as_json: bool,
+    device_spec: str, workload_names: tuple[str, ...], preset: str, out_dir: Path, output_format: str,
     threads: int | None, kernel: str | None, model: str | None, dtype: str | None, batch_size: int | None,
     prompt_tokens: int | None, output_tokens: int | None, train_batch_size: int | None,
     train_seq_len: int | None, cpu_tdp_watts: float | None, watts: float | None, watts_command: str | None,
     power_limit: str | None = None,
 ) -> int:
-    """Measure the workloads on one device and write a result file."""
+    """Measure the workloads on one device and write a result file.
+
+    \b
+    Examples:
+      bench run                                   every workload on the GPU, else the CPU
+      bench run --workload mine --preset standard --watts-command 'my-meter --watts'
+      bench run --device cuda:1 --workload infer --model llama-1b --format json > run.json
+    """
     from rich.console import Console
 
     from bench import fingerprint, report_run, runner
@@ -89,7 +97,8 @@ def run(
     from bench.storage import new_result_path
     from bench.workloads import make_workload
 
-    console = _console(stderr=as_json)
+    as_json = output_format == "json"
+    console = _console(stderr=output_format != "table")  # stdout carries the json, csv or markdown
     protocol = runner.protocol_for(preset)
     if threads is not None and threads > max_threads():
         raise BenchError(
@@ -120,6 +129,7 @@ def run(
         output_tokens=output_tokens, train_batch_size=train_batch_size, train_seq_len=train_seq_len,
     )
     names = list(dict.fromkeys(workload_names)) or list(workload_names_known())
+    check_options(names, options)
     # Every option is checked before anything is measured.
     workloads = [make_workload(name, preset, device.kind, options) for name in names]
     if power_limit is not None:  # one whole run per cap, the original limit restored after (bench/power_limit.py)
@@ -174,6 +184,8 @@ def run(
     console.print(f"saved {document['status']} result to {path}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(document, indent=2))
+    elif output_format != "table":
+        click.echo(report_run.summary_text(result, output_format), nl=False)
     failed = [w for w in document["workloads"] if w["status"] != "ok"]
     for entry in failed:
         click.echo(f"error: workload {entry['name']} failed: {entry['error']}", err=True)
@@ -211,9 +223,15 @@ def _writable_dir(path: Path) -> Path:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def devices(as_json: bool) -> int:
-    """List the devices this machine offers and which energy meters can read them."""
+@format_option
+def devices(output_format: str) -> int:
+    """List the devices this machine offers and which energy meters can read them.
+
+    \b
+    Examples:
+      bench devices
+      bench devices --format json
+    """
     from rich.console import Console
 
     from bench import report_run
@@ -226,8 +244,14 @@ def devices(as_json: bool) -> int:
     for piece in listing["cuda_compiler"]:
         state = f"{piece['version']} at {piece['where']}" if piece["found"] else f"not found: {piece['where']}"
         listing["notes"].append(f"CUDA compiler piece {piece['name']}: {state}")
-    if as_json:
+    if output_format == "json":
         click.echo(json.dumps(listing, indent=2))
+    elif output_format != "table":
+        from bench.formats import as_text
+
+        rows = [(d["device"], d["name"], m["meter"], m["usable"], m.get("reason") or "")
+                for d in listing["devices"] for m in d["meters"]]
+        click.echo(as_text(output_format, ("device", "name", "meter", "usable", "why or how"), rows), nl=False)
     else:
         report_run.print_devices(Console(), listing)
     return 0

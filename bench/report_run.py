@@ -81,6 +81,25 @@ def print_summary(console: Console, result: Result) -> None:
                              f"({idle.details.get('energy_kind')})"))
 
 
+def summary_text(result: Result, output_format: str) -> str:
+    """The run's table as CSV or Markdown: one row per phase, full-precision numbers in CSV."""
+    from bench.formats import as_text
+
+    headers = ("workload", "phase", "unit", "rate_per_s", "watts", "per_joule", "above_idle_per_joule",
+               "energy_kind", "energy_source")
+    rows = []
+    for workload in result.workloads:
+        if not workload.ok:
+            rows.append((workload.name, "-", "", None, None, None, None, "failed", workload.error or ""))
+            continue
+        for phase in workload.phases:
+            f = phase.figures
+            rows.append((workload.name, phase.name, f.unit, float(f.rate_per_s), float(f.draw_watts),
+                         float(f.per_joule), f.above_idle.per_joule if f.above_idle else None,
+                         str(f.energy_kind), f.energy_source))
+    return as_text(output_format, headers, rows)
+
+
 def print_economics(console: Console, result: Result) -> None:
     """The same money comparison `bench economics` gives, for this run under the default scenario."""
     from bench.compare import Loaded, merge_devices

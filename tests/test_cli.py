@@ -131,3 +131,22 @@ def test_a_machine_subfolder_that_is_a_file_is_refused_before_measuring(capsys, 
     code, _, err = _bench(capsys, "run", "--device", "cpu", "--out", str(tmp_path))
     assert code == 2
     _assert_one_line_error(err, "cannot write results to", machine_name())
+
+
+def test_an_option_no_chosen_workload_reads_is_refused_in_one_line(capsys):
+    code, _, err = _bench(capsys, "run", "--workload", "mine", "--dtype", "float16")
+    assert code == 2 and err.strip() == (
+        "error: --dtype applies to infer and train, not to mine: leave it out or add --workload infer")
+
+
+def test_json_is_the_alias_of_format_json_and_contradicting_them_is_refused(capsys):
+    code, out, _ = _bench(capsys, "devices", "--json")
+    assert code == 0 and out.lstrip().startswith("{")
+    code, _, err = _bench(capsys, "devices", "--json", "--format", "csv")
+    assert code == 2 and "--json contradicts --format csv" in err
+
+
+@pytest.mark.parametrize("command", ["run", "devices", "economics", "compare", "report"])
+def test_every_help_shows_an_example(capsys, command):
+    code, out, _ = _bench(capsys, command, "--help")
+    assert code == 0 and "Example" in out and f"bench {command} " in out.split("Example", 1)[1]

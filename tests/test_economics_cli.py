@@ -22,7 +22,8 @@ def run_json(*args: str) -> dict:
 
 
 def test_json_has_rows_and_every_input_with_its_source():
-    document = run_json("--hashrate", "3e9", "--watts", "300", "--tokens-per-s", "900", "--watts", "350")
+    document = run_json("--hashrate", "3e9", "--watts", "300", "--tokens-per-s", "900", "--watts", "350",
+                        "--with-asics")
     rows = {row["name"]: row for row in document["rows"]}
     mine, infer = rows["typed mine"], rows["typed infer"]
     for row in (mine, infer):
@@ -105,7 +106,8 @@ def test_sweep_writes_plot_and_data_and_reports_the_flip(tmp_path):
 
 
 def test_tables_print_rows_inputs_and_sources():
-    result = CliRunner().invoke(economics, ["--tokens-per-s", "900", "--watts", "350"], env={"COLUMNS": "250"})
+    result = CliRunner().invoke(economics, ["--tokens-per-s", "900", "--watts", "350", "--with-asics"],
+                                env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "typed infer" in result.output and "Antminer S21 XP Hyd" in result.output
     assert "Hashrate Index Roundup (2026-01-12)" in result.output  # every input shown with its source
@@ -213,3 +215,16 @@ def test_tables_fit_80_columns_without_cutting_a_number(tmp_path):
     from bench.units import fmt
 
     assert fmt(payback) in result.output  # e.g. "1,234,567" whole, never "1,"
+
+
+def test_datasheet_asic_rows_are_off_by_default_as_in_every_command():
+    assert not any(r["source"] == "datasheet" for r in run_json("--hashrate", "1e12", "--watts", "20")["rows"])
+    assert any(r["source"] == "datasheet"
+               for r in run_json("--hashrate", "1e12", "--watts", "20", "--with-asics")["rows"])
+
+
+@pytest.mark.parametrize("output_format, first", [("csv", "row,workload,energy"), ("markdown", "| row | workload |")])
+def test_rows_print_as_csv_or_markdown(output_format, first):
+    result = CliRunner().invoke(economics, ["--hashrate", "1e12", "--watts", "20", "--format", output_format])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(first) and "typed mine" in result.output

@@ -66,3 +66,14 @@ def test_si_prefixes_keep_three_digits() -> None:
     assert report_run.si(37_938_631.5) == "37.9 M"
     assert report_run.si(5.02) == "5.02 "
     assert report_run.si(None) == "-"
+
+
+def test_the_run_table_as_csv_carries_every_phase_in_full_precision(document: dict) -> None:
+    import csv as csv_module
+
+    text = report_run.summary_text(parse_result(document), "csv")
+    rows = list(csv_module.DictReader(io.StringIO(text)))
+    phases = [(w["name"], p["name"], p["rate_per_s"]) for w in document["workloads"] if w["status"] == "ok"
+              for p in w["phases"]]
+    assert [(r["workload"], r["phase"], float(r["rate_per_s"])) for r in rows] == phases
+    assert report_run.summary_text(parse_result(document), "markdown").startswith("| workload | phase |")

@@ -27,6 +27,7 @@ from bench.compare import (
 from bench.devices import slugify
 from bench.energy import EnergyKind
 from bench.errors import BenchError
+from bench.formats import asics_option, format_option
 
 FORMATS = ("table", "json", "csv", "markdown")
 # BTC prices the report's revenue plot spans, as multiples of the scenario's price.
@@ -152,7 +153,7 @@ def _common_options(function):
         click.option("--model-class", metavar="CLASS", help="Price output tokens at this model size class (1B, 8B, 70B)."),
         click.option("--card-price", "card_prices", multiple=True, metavar="DEVICE=USD",
                      help="A device's purchase price, for payback days (repeatable)."),
-        click.option("--with-asics", is_flag=True, help="Add the datasheet ASIC rows (bench/data/asics.json)."),
+        asics_option,
         click.option("--preset", type=click.Choice(["quick", "standard", "long"]),
                      help="Only results of this preset (others are shown as separate, not comparable rows)."),
     ]
@@ -163,8 +164,7 @@ def _common_options(function):
 
 @click.command("compare")
 @_common_options
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table for reading; csv, json or markdown to paste elsewhere.")
+@format_option
 @click.option("--wide", is_flag=True, help="Every column in the table (by default the ones a 100-column terminal fits).")
 def compare(
     results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
@@ -172,6 +172,12 @@ def compare(
     preset: str | None, output_format: str, wide: bool,
 ) -> int:
     """Rank devices from result files: work per joule, money per kWh and per watt, payback.
+
+    \b
+    Examples:
+      bench compare results/
+      bench compare results/ --with-asics --card-price 'NVIDIA H100 80GB HBM3=25000' --wide
+      bench compare a.json b.json --format markdown > table.md
 
     One row per device (files of one device are merged). Each figure shows its ratio to the best
     comparable row and whether the difference is larger than the run-to-run spread; results of

@@ -3,7 +3,7 @@
     bench economics [RESULT...] [--scenario NAME] [--set KEY=VALUE]... [--inputs FILE]
                     [--hashrate H/s --watts W] [--tokens-per-s T --watts W]
                     [--card-price DEVICE=USD]... [--card-usd USD] [--months N]
-                    [--sweep KEY=FROM:TO [--sweep-out PATH]] [--json]
+                    [--sweep KEY=FROM:TO [--sweep-out PATH]] [--with-asics] [--format table|json|csv|markdown]
 
 Each ``--watts`` belongs to the ``--hashrate`` or ``--tokens-per-s`` just before it (or, if it
 comes first, just after it); a single ``--watts`` is the draw of both.
@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import click
 
 from bench.errors import BenchError
+from bench.formats import asics_option, format_option
 
 _RATE_OPTIONS = ("--hashrate", "--tokens-per-s")
 
@@ -93,23 +94,30 @@ class _EconomicsCommand(click.Command):
               help="One device's purchase price, for payback (repeatable; wins over --card-usd).")
 @click.option("--months", type=int, metavar="N",
               help="Project N months: difficulty and price paths, the halving, cumulative profit, payback, NPV.")
-@click.option("--no-asics", is_flag=True, help="Leave out the datasheet ASIC rows.")
+@asics_option
 @click.option("--sweep", "sweep_spec", metavar="KEY=FROM:TO",
               help="Sweep one input (btc_usd, difficulty, usd_per_million_tokens, electricity_usd_per_kwh...).")
 @click.option("--sweep-out", type=click.Path(path_type=Path), metavar="PATH",
               help="Plot file (.png or .svg; default sweep-KEY.png); data goes next to it as .csv and .json.")
 @click.option("--list-scenarios", is_flag=True, help="List the shipped scenarios and exit.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@format_option
 @click.pass_context
 def economics(
     ctx: click.Context, results: tuple[Path, ...], scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, hashrate: float | None, tokens_per_s: float | None,
     watts: tuple[float, ...], ai_pricing: str, card_usd: float | None, card_prices: tuple[str, ...],
-    months: int | None, no_asics: bool, sweep_spec: str | None, sweep_out: Path | None, list_scenarios: bool,
-    as_json: bool,
+    months: int | None, with_asics: bool, sweep_spec: str | None, sweep_out: Path | None, list_scenarios: bool,
+    output_format: str,
 ) -> int:
     """Revenue, power cost and profit per day, per kWh and per watt: mining against AI work, with
-    the BTC and electricity prices where the decision flips."""
+    the BTC and electricity prices where the decision flips.
+
+    \b
+    Examples:
+      bench economics results/vm/*.json --with-asics
+      bench economics run.json --months 36 --card-price 'NVIDIA H100 80GB HBM3=25000'
+      bench economics --hashrate 200e12 --watts 3500 --set btc_usd=65000 --format csv
+    """
     from bench import economics as econ
     from bench import market
     from bench.compare import Loaded, merge_devices
@@ -119,6 +127,7 @@ def economics(
     from bench.results import read_result
     from bench.storage import clean_floats
 
+    as_json = output_format == "json"
     if list_scenarios:
         _print_scenarios(as_json)
         return 0
@@ -147,7 +156,7 @@ def economics(
         rows += file_rows
     rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd,
                         ai_pricing)
-    if not no_asics:
+    if with_asics:
         rows += econ.asic_rows(scenario)
     switches: list[tuple[str, Any]] = []
     if months is not None:
@@ -181,6 +190,19 @@ def economics(
             document["sweep"] = sweep_result.to_dict()
             document["files"] = [str(f) for f in files]
         click.echo(json.dumps(clean_floats(document), indent=2, allow_nan=False))
+        return 0
+
+    if output_format in ("csv", "markdown"):
+        from bench.formats import as_text
+
+        headers = ("row", "workload", "energy", "watts", "revenue_usd_per_day", "electricity_usd_per_day",
+                   "profit_usd_per_day", "revenue_usd_per_kwh", "profit_usd_per_kwh", "profit_usd_per_kw_day",
+                   "flip_btc_usd", "zero_profit_btc_usd", "breakeven_usd_per_kwh", "payback_days")
+        click.echo(as_text(output_format, headers, [
+            (r.name, r.workload, r.source, r.watts, r.revenue_usd_per_day, r.electricity_usd_per_day,
+             r.profit_usd_per_day, r.revenue_usd_per_kwh, r.profit_usd_per_kwh, r.profit_usd_per_watt_day * 1000,
+             r.breakeven.get("btc_usd"), r.breakeven.get("btc_usd_zero_profit"),
+             r.breakeven.get("electricity_usd_per_kwh"), r.payback_days) for r in rows]), nl=False)
         return 0
 
     from rich.console import Console

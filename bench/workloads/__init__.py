@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
+from typing import Sequence, Callable
 
 from bench.errors import BenchError
 from bench.workloads.base import BuildInfo, Phase, Workload
@@ -127,6 +127,19 @@ def kind(name: str) -> WorkloadKind:
         return KINDS[name]
     except KeyError:
         raise BenchError(f"unknown workload {name!r}: expected one of {', '.join(KINDS)}") from None
+
+
+def check_options(workload_names: Sequence[str], options: WorkloadOptions) -> None:
+    """An option none of the chosen workloads reads is refused (``--workload mine --dtype float16``
+    would otherwise run as if it had been heard)."""
+    for option, value in vars(options).items():
+        if value is None:
+            continue
+        takers = [n for n, k in KINDS.items() if option in k.options and k.in_run]
+        if not any(option in kind(n).options for n in workload_names):
+            flag = "--" + option.replace("_", "-")
+            raise BenchError(f"{flag} applies to {' and '.join(takers) or 'no workload'}, not to "
+                             f"{', '.join(workload_names)}: leave it out or add --workload {takers[0] if takers else ''}")
 
 
 def make_workload(name: str, preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
