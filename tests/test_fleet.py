@@ -165,6 +165,7 @@ def test_torchrun_two_cpu_ranks_write_two_files_that_compare_sums(tmp_path):
     assert sorted(files) == [0, 1], done.stderr[-3000:]
     cores = [set(files[r]["rank"]["binding"]["cores"]) for r in (0, 1)]
     assert not cores[0] & cores[1]  # disjoint shares of the node's cores
+    assert [files[r]["workloads"][0]["config"]["threads"] for r in (0, 1)] == [len(c) for c in cores]
     assert {files[r]["rank"]["launcher"] for r in (0, 1)} == {"torchrun"}
     assert files[0]["rank"]["fleet_id"] == files[1]["rank"]["fleet_id"]
     assert files[0]["rank"]["sync"]["lost"] is None and files[0]["rank"]["sync"]["barriers"] >= 4

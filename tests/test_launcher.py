@@ -205,3 +205,38 @@ def test_device_all_without_a_gpu_is_one_line_and_exit_2(monkeypatch, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no CUDA GPU" in err
+
+
+class RecordingSync:
+    def __init__(self, meter):
+        self.meter, self.calls = meter, []
+
+    def barrier(self, label):
+        # where the meter stands when the ranks meet: no window may be open across a barrier
+        self.calls.append(("barrier", label, sorted(k for k in self.meter.open if "/" in k and k.count("/") > 1)))
+
+    def end(self, label):
+        self.calls.append(("end", label, []))
+
+
+def test_the_runner_meets_the_ranks_before_idle_and_before_each_phase_warm_up_and_windows(tmp_path):
+    from bench import runner
+    from tests.fakes import CPU, FakeClock, FakeMeter, FakeWorkload
+
+    clock = FakeClock()
+    meter = FakeMeter(clock)
+    sync = RecordingSync(meter)
+    document = runner.new_document(tool={"version": "test"}, machine={}, device={"name": "Test CPU", "kind": "cpu"},
+                                   protocol=runner.PRESETS["quick"], meter={"name": "fake"})
+    workloads = [FakeWorkload(clock, phase_names=("prefill", "decode"), name="infer"),
+                 FakeWorkload(clock, fail_in="build")]
+    runner.run(document, workloads, CPU, meter, runner.PRESETS["quick"], tmp_path / "r.json", clock=clock,
+               sleep=clock.sleep, sync=sync)
+    assert [(kind, label) for kind, label, _ in sync.calls] == [
+        ("barrier", "idle baseline"),
+        ("barrier", "infer/prefill warm-up"), ("barrier", "infer/prefill windows"),
+        ("barrier", "infer/decode warm-up"), ("barrier", "infer/decode windows"),
+        ("end", "end infer"),
+        ("end", "end mine"),  # a failed build still leaves the workload with the others
+    ]
+    assert all(not open_windows for _, _, open_windows in sync.calls)
