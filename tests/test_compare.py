@@ -342,3 +342,15 @@ def test_the_compact_table_fits_100_columns_and_wide_shows_every_column():
     assert "payback" not in compact.split("Market:")[0]  # a --wide column
     wide = rich_table(comparison, scenario_of(), wide=True)
     assert len(wide.columns) == 1 + len(comparison.columns) > 1 + len(COMPACT_COLUMNS)
+
+
+def test_a_measured_asics_firmware_figure_ranks_beside_gpu_runs():
+    # bench asic writes preset "asic" and its own code's hash: neither changes what a hash is
+    asic = make_result("Antminer S19", kind="asic", preset="asic", infer=None, train=None, energy_kind="reported",
+                       sources={"mine": "a" * 64}, mine=(3.0e10, 3.1e10, 3.2e10))
+    comparison = compare_docs(make_result("A"), make_result("B"), asic)
+    cell = row(comparison, "Antminer S19").cells["hashes_per_joule"]
+    assert cell.verdict == compare.BEST and cell.energy_kind == "reported" and not cell.note
+    gpu = row(comparison, "A").cells["hashes_per_joule"]
+    assert gpu.verdict != compare.NOT_COMPARABLE and gpu.ratio_to_best < 1e-4
+    assert "J/TH" in compare.describe_cell(cell, comparison.column("hashes_per_joule"))

@@ -279,7 +279,7 @@ def _judge(cols: Sequence[Column], raw: list[_RawRow], notes: list[str]) -> list
     for workload in dict.fromkeys(c.workload for c in cols):
         reference = _reference_provenance(workload, raw)
         if reference is not None and _has_mixed_groups(workload, raw):
-            holders = [r.label for r in raw if workload in r.figures and not reference.differences(r.figures[workload].provenance)]
+            holders = [r.label for r in raw if workload in r.figures and not _differences(workload, r, reference)]
             notes.append(f"{workload}: compared against the runs of {', '.join(holders)}; others are marked not comparable")
         kinds = {r.figures[workload].energy_kind for r in raw if workload in r.figures}
         if len(kinds) > 1:
@@ -293,11 +293,33 @@ def _judge(cols: Sequence[Column], raw: list[_RawRow], notes: list[str]) -> list
     ]
 
 
+def _firmware_figure(workload: str, row: _RawRow) -> bool:
+    """A measured ASIC's figure: its own firmware counted the work, not our code under a preset, so
+    for a kind whose unit the protocol fixes (a hash) it ranks beside any run of that kind."""
+    from bench import workloads
+
+    known = workloads.KINDS.get(workload)
+    return row.kind == "asic" and not row.datasheet and known is not None and known.unit_fixed_by_protocol
+
+
+def _differences(workload: str, row: _RawRow, reference: Provenance) -> list[str]:
+    """Why ``row``'s figure cannot rank with the reference runs; a firmware figure only by what
+    defines the unit of work."""
+    from dataclasses import replace
+
+    provenance = row.figures[workload].provenance
+    if _firmware_figure(workload, row):
+        blank = {"preset": None, "source_sha256": None}
+        return replace(provenance, **blank).differences(replace(reference, **blank))
+    return provenance.differences(reference)
+
+
 def _reference_provenance(workload: str, raw: list[_RawRow]) -> Provenance | None:
-    """The provenance most devices share for ``workload`` (ties: the first device given)."""
+    """The provenance most runs share for ``workload`` (ties: the first device given); measured
+    ASICs do not vote, their firmware figures rank beside whichever runs there are."""
     groups: dict[Provenance, int] = {}
     for row in raw:
-        if workload in row.figures:
+        if workload in row.figures and not _firmware_figure(workload, row):
             p = row.figures[workload].provenance
             groups[p] = groups.get(p, 0) + 1
     if not groups:
@@ -306,7 +328,8 @@ def _reference_provenance(workload: str, raw: list[_RawRow]) -> Provenance | Non
 
 
 def _has_mixed_groups(workload: str, raw: list[_RawRow]) -> bool:
-    return len({r.figures[workload].provenance for r in raw if workload in r.figures}) > 1
+    return len({r.figures[workload].provenance for r in raw
+                if workload in r.figures and not _firmware_figure(workload, r)}) > 1
 
 
 def _base_cell(row: _RawRow, column: Column, reference: Provenance | None) -> Cell:
@@ -321,7 +344,7 @@ def _base_cell(row: _RawRow, column: Column, reference: Provenance | None) -> Ce
     if value is None:
         return Cell(None, note=row.missing.get(column.key, "no economics for this workload"))
     # This row's own value first: "preset long vs quick" reads as "this row ran long, the others quick".
-    reasons = figure.provenance.differences(reference) if reference is not None else []
+    reasons = _differences(column.workload, row, reference) if reference is not None else []
     return Cell(
         value,
         verdict=NOT_COMPARABLE if reasons else NO_VERDICT,

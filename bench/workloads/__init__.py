@@ -60,6 +60,10 @@ class WorkloadKind:
     build: Callable[[str, str, WorkloadOptions], Workload]  # (preset, device kind, options)
     # False: measured by its own command (bench switch, bench serve), not offered by ``bench run``.
     in_run: bool = True
+    # True: one unit is the same work whatever code measured it under whatever preset (a hash is one
+    # double SHA-256, checked by every run), so figures rank together across code versions, presets
+    # and machines (an ASIC's firmware figure beside a GPU's kernel); files still merge only alike.
+    unit_fixed_by_protocol: bool = False
 
 
 def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
@@ -101,7 +105,8 @@ def _switch(preset: str, device_kind: str, options: WorkloadOptions) -> Workload
 KINDS: dict[str, WorkloadKind] = {
     k.name: k
     for k in (
-        WorkloadKind("mine", "hashes", "hash", Earning.MINING, (), ("threads", "kernel"), _mine),
+        WorkloadKind("mine", "hashes", "hash", Earning.MINING, (), ("threads", "kernel"), _mine,
+                     unit_fixed_by_protocol=True),
         WorkloadKind("infer", "tokens", "decode", Earning.TOKENS, ("model",),
                      ("model", "dtype", "batch_size", "prompt_tokens", "output_tokens"), _infer),
         WorkloadKind("train", "tokens", "train", Earning.RENTAL, ("model",),
