@@ -139,3 +139,31 @@ def asic_rows(scenario: Scenario) -> list[EconomicsRow]:
     ]
 
 
+
+
+@dataclass(frozen=True)
+class ServeRow:
+    """One pass of ``bench serve``: its output tokens at the token price, plus the hashes it mined
+    in the gaps paid FPPS, per kWh the device drew over the whole pass (idle gaps included)."""
+
+    phase: str  # "serve" (serving alone) or "serve-mine-idle" (serving plus gap mining)
+    energy_source: str
+    tokens_usd_per_kwh: float
+    mining_usd_per_kwh: float
+    revenue_usd_per_kwh: float
+    profit_usd_per_kwh: float  # revenue less PUE x electricity price
+
+
+def serve_rows(workload: Workload, scenario: Scenario) -> list[ServeRow]:
+    """Revenue per kWh of serving alone and of serving plus gap mining (a ``serve`` workload)."""
+    from bench.economics.rows import JOULES_PER_KWH, mining_usd_per_hash, usd_per_token
+
+    rows = []
+    for phase in workload.phases:
+        figures, derived = phase.figures, phase.details.get("derived", {})
+        kwh = figures.joules / JOULES_PER_KWH
+        tokens = (figures.work or 0) * usd_per_token(scenario) / kwh
+        mining = float(derived.get("hashes", 0)) * mining_usd_per_hash(scenario) / kwh
+        rows.append(ServeRow(phase.name, figures.energy_source, tokens, mining, tokens + mining,
+                             tokens + mining - scenario.get("pue") * scenario.get("electricity_usd_per_kwh")))
+    return rows
