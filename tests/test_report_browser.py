@@ -31,8 +31,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """`bench report` over three devices (one estimated, one without training) plus ASIC rows,
-    opened in Chromium; yields the page and the report's paths."""
+    """`bench report` over three devices (one estimated, one without training) plus ASIC rows and a
+    24-month horizon, opened in Chromium; yields the page and the report's paths."""
     folder = tmp_path_factory.mktemp("browser")
     results = folder / "results"
     results.mkdir()
@@ -45,7 +45,8 @@ def rendered(tmp_path_factory):
     cli_module.cli.add_command(compare)
     cli_module.cli.add_command(report)
     with pytest.raises(SystemExit) as exit_info:
-        cli_module.main(["report", str(results), "--out", str(out), "--with-asics", "--card-price", "Card A=25000"])
+        cli_module.main(["report", str(results), "--out", str(out), "--with-asics", "--card-price", "Card A=25000",
+                           "--months", "24"])
     assert exit_info.value.code == 0
     with Chromium(CHROMIUM) as browser:
         page = browser.open_page(out.as_uri())
@@ -64,7 +65,7 @@ def test_every_plot_is_decoded_and_shown(rendered):
         " width: i.getBoundingClientRect().width, height: i.getBoundingClientRect().height}))"
     )
     pngs = sorted(out.parent.glob("report-*.png"))
-    assert [i["id"] for i in images] == ["img-scatter", "img-revenue", "img-bars"]
+    assert [i["id"] for i in images] == ["img-scatter", "img-revenue", "img-bars", "img-horizon"]
     assert len(pngs) == len(images)
     for image in images:
         assert image["ok"], f"{image['id']} did not decode"
@@ -95,3 +96,17 @@ def test_screenshot_is_taken(rendered):
     _, _, screenshot = rendered
     data = screenshot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 50_000
+
+
+def test_the_verdict_is_at_the_top_and_each_energy_source_listed_once(rendered):
+    page, _, _ = rendered
+    tops = page.evaluate(
+        "['#verdict', '#comparison-table', 'img.plot'].map(s => document.querySelector(s).getBoundingClientRect().top)"
+    )
+    assert tops == sorted(tops)  # the verdict above the table, the table above the plots
+    lines = page.evaluate("[...document.querySelectorAll('#verdict li')].map(li => li.innerText)")
+    assert len(lines) == 3 and all(line.split(":")[0] in ("Card A", "Card B", "Test CPU") for line in lines)
+    sources = page.evaluate("[...document.querySelectorAll('#energy-sources li')].map(li => li.innerText)")
+    assert len(sources) == len(set(sources)) > 2  # the two test meters and the datasheets, once each
+    body = page.evaluate("document.body.innerText")
+    assert all(body.count(s.split(" ", 1)[1]) == 1 for s in sources)

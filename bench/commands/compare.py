@@ -256,17 +256,27 @@ def _escape(text: str) -> str:
 @_common_options
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True, metavar="PATH.html",
               help="The HTML file; plots are also written beside it as PATH-<plot>.png.")
+@click.option("--months", type=int, metavar="N",
+              help="Also plot cumulative profit by month over N months: mining, AI work and switching per device.")
 def report(
     results: tuple[Path, ...], sort_key: str, scenario_name: str | None, overrides: tuple[str, ...],
     inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
-    preset: str | None, out_path: Path,
+    preset: str | None, out_path: Path, months: int | None,
 ) -> int:
-    """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs."""
+    """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs.
+
+    \b
+    Examples:
+      bench report results/ --out report.html
+      bench report results/ --with-asics --months 36 --out report.html"""
     from bench import __version__
     from bench import report as reporting
+    from bench.economics.horizon import months_checked
 
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise BenchError(f"--out {out_path}: the report path should end in .html")
+    if months is not None:
+        months_checked(months)  # a bad N fails before any file is read
     built = build(
         results, scenario_name=scenario_name, overrides=overrides, inputs_file=inputs_file,
         model_class=model_class, card_prices=card_prices, with_asics=with_asics, sort_key=sort_key, preset=preset,
@@ -281,6 +291,8 @@ def report(
         btc_usd_now=scenario.get("btc_usd"),
         scenario=f"{scenario.name} ({scenario.description})" if scenario.description else scenario.name,
         verdict=built.verdict,
+        horizons=reporting.horizon_series(built.devices, built.rows, scenario, months) if months is not None else (),
+        months=months,
         tool_version=__version__,
     )
     for path in reporting.write_report(out_path, inputs):
@@ -306,12 +318,13 @@ def market_inputs(scenario: Any) -> list[Any]:
 def revenue_curves(
     devices: Sequence[DeviceRuns], rows: Mapping[str, Sequence[Any]], scenario: Any, asics: Sequence[Any],
 ) -> list[Any]:
-    """Mining revenue per kWh of each device (and ASIC) across BTC prices, its flat AI revenue,
-    and the flip price economics computed, from bench.sweep over those same economics rows
-    (``rows``: device slug -> its EconomicsRows)."""
+    """Mining revenue and profit per kWh of each device (and ASIC) across BTC prices, its flat AI
+    revenue and profit, and the flip and zero-profit prices economics computed, from bench.sweep and
+    bench.economics.recompute over those same economics rows (``rows``: device slug -> its EconomicsRows)."""
     from dataclasses import replace
 
     from bench import sweep
+    from bench.economics import recompute
     from bench.report import RevenueCurve
 
     btc_now = scenario.get("btc_usd")
@@ -326,11 +339,13 @@ def revenue_curves(
     pairs += [(a.name, EnergyKind.DATASHEET, a, None) for a in asics]
     if not pairs:
         return []
-    flips = [m.breakeven.get("btc_usd") for _, _, m, _ in pairs]
+    # The plot marks flips and zero-profit prices: extend the span to the ones within reach.
+    flips = [m.breakeven.get(key) for _, _, m, _ in pairs for key in ("btc_usd", "btc_usd_zero_profit")]
     in_reach = [f for f in flips if f is not None and f <= SWEEP_MAX_EXTEND * btc_now]
     stop = max([SWEEP_TO * btc_now, *[1.15 * f for f in in_reach]])
     swept = [r for _, _, m, i in pairs for r in (m, i) if r is not None]
     result = sweep.sweep(swept, scenario, "btc_usd", SWEEP_FROM * btc_now, stop, points=121)
+    at_prices = [scenario.with_value("btc_usd", x, "sweep of btc_usd") for x in result.values]
     curves = []
     for label, kind, mine, infer in pairs:
         curves.append(RevenueCurve(
@@ -340,5 +355,8 @@ def revenue_curves(
             ai_usd_per_kwh=infer.revenue_usd_per_kwh if infer is not None else None,
             crossover_btc_usd=mine.breakeven.get("btc_usd"),
             energy_kind=kind,
+            mining_profit_usd_per_kwh=tuple(recompute(mine, here).profit_usd_per_kwh for here in at_prices),
+            ai_profit_usd_per_kwh=infer.profit_usd_per_kwh if infer is not None else None,
+            zero_profit_btc_usd=mine.breakeven.get("btc_usd_zero_profit"),
         ))
     return curves

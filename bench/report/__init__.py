@@ -6,7 +6,8 @@ anything but those data URIs, so a browser opening it offline shows everything.
 
 Plots are drawn with matplotlib's object API (``Figure`` + Agg canvas), never pyplot, so no
 global state or display is involved. Every plot says next to it, per device and workload,
-whether its energy was measured (and by what) or estimated (and from what).
+whether its energy was measured (and by what) or estimated (and from what): each distinct source
+is written once on the page, numbered, and the plots and tables refer to it by number.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from bench.compare import Comparison, DeviceRuns
 from bench.energy import EnergyKind
@@ -39,7 +40,7 @@ class MarketInput:
 
 @dataclass(frozen=True)
 class RevenueCurve:
-    """Revenue per kWh of one device against BTC price: mining rises with price, AI is flat."""
+    """Revenue and profit per kWh of one device against BTC price: mining rises with price, AI is flat."""
 
     device: str
     btc_usd: Sequence[float]
@@ -47,6 +48,46 @@ class RevenueCurve:
     ai_usd_per_kwh: float | None  # None: no AI figure for this device
     crossover_btc_usd: float | None  # where mining starts paying more per kWh than AI (may be off the chart)
     energy_kind: EnergyKind  # of the mining figure
+    mining_profit_usd_per_kwh: Sequence[float]  # at each of btc_usd: revenue less power and hosting
+    ai_profit_usd_per_kwh: float | None
+    zero_profit_btc_usd: float | None  # where mining's profit per kWh is zero (may be off the chart)
+
+
+@dataclass(frozen=True)
+class HorizonSeries:
+    """One device over ``--months``: cumulative profit month by month mining, doing AI work, and
+    switching each month to whichever earns more (bench.economics.horizon)."""
+
+    device: str
+    mining: Any = None  # bench.economics.horizon.Horizon, None without a mining figure
+    ai: Any = None
+    ai_work: str = ""  # "infer" or "train": which AI work the ai and switch horizons price
+    switch: Any = None  # None unless the device has both
+    mining_kind: str = ""  # energy kind behind each horizon, so an estimate is drawn as one
+    ai_kind: str = ""
+
+
+def horizon_series(devices: Sequence[DeviceRuns], rows: Mapping[str, Sequence[Any]], scenario: Any,
+                   months: int) -> list[HorizonSeries]:
+    """Each device's horizons from its economics rows (``rows``: device slug -> EconomicsRows), the
+    same rows the table and the verdict use; AI work is inference where measured, else training."""
+    from bench.economics.horizon import project, switch
+
+    out = []
+    for device in devices:
+        by_workload = {r.workload: r for r in rows.get(device.slug, ())}
+        mining = by_workload.get("mine")
+        ai = by_workload.get("infer") or by_workload.get("train")
+        if mining is None and ai is None:
+            continue
+        mined = project(mining, scenario, months) if mining is not None else None
+        worked = project(ai, scenario, months) if ai is not None else None
+        out.append(HorizonSeries(
+            device.label, mined, worked, ai.workload if ai is not None else "",
+            switch(mined, worked, scenario) if mined is not None and worked is not None else None,
+            mining.source if mining is not None else "", ai.source if ai is not None else "",
+        ))
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,8 @@ class ReportInputs:
     btc_usd_now: float | None = None  # the scenario's BTC price, marked on the revenue plot
     scenario: str = ""
     verdict: Sequence[str] = ()  # one line per device: which work earns more per kWh, where it flips
+    horizons: Sequence[HorizonSeries] = ()  # with --months: cumulative profit by month
+    months: int | None = None
     title: str = "joulebench: mining against AI work, per joule"
     generated_utc: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     tool_version: str = ""
@@ -75,13 +118,18 @@ class Plot:
 
 
 def build_plots(inputs: ReportInputs) -> list[Plot]:
-    from bench.report.plots import plot_efficiency_scatter, plot_revenue_vs_btc, plot_workload_bars
+    from bench.report.plots import (
+        datasheet_bars, plot_cumulative_profit, plot_efficiency_scatter, plot_revenue_vs_btc, plot_workload_bars,
+    )
 
-    return [
+    plots = [
         plot_efficiency_scatter(inputs.devices),
         plot_revenue_vs_btc(inputs.curves, inputs.electricity_usd_per_kwh, inputs.btc_usd_now),
-        plot_workload_bars(inputs.devices),
+        plot_workload_bars(inputs.devices, datasheet_bars(inputs.comparison)),
     ]
+    if inputs.months is not None:  # only asked for with --months: no horizon otherwise
+        plots.append(plot_cumulative_profit(inputs.horizons, inputs.months))
+    return plots
 
 
 def write_report(out_html: Path, inputs: ReportInputs) -> list[Path]:

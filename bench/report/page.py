@@ -1,4 +1,9 @@
-"""The report page: one self-contained HTML file (no script, no fetch; plots as data URIs)."""
+"""The report page: one self-contained HTML file (no script, no fetch; plots as data URIs).
+
+Each distinct energy source (a meter, an estimate's formula, a datasheet's citation) is written
+once, in the numbered list of the Energy sources section; plots, the table's tooltips and the
+energy table refer to it by number, so a long estimate paragraph is not repeated per figure.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Sequence
 from bench.compare import NOT_COMPARABLE, Comparison, DeviceRuns, describe_cell, format_number
 from bench.energy import EnergyKind
 from bench.report import Plot, ReportInputs
+from bench.report.plots import datasheet_bars
 
 
 _STYLE = """
@@ -28,6 +34,8 @@ img{max-width:100%;height:auto;border:1px solid #ddd}.missing{color:#8a4b00}ul{f
 def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
     e = html.escape
     comparison = inputs.comparison
+    sources = energy_sources(inputs)
+    files = sum(len(d.paths) for d in inputs.devices)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -39,17 +47,19 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
         f"<p>Generated {e(inputs.generated_utc)}"
         + (f" by joulebench {e(inputs.tool_version)}" if inputs.tool_version else "")
         + (f", scenario <b>{e(inputs.scenario)}</b>" if inputs.scenario else "")
-        + f". {len(inputs.devices)} device(s) from {sum(len(d.paths) for d in inputs.devices)} result file(s).</p>",
+        + f". {_count(len(inputs.devices), 'device')} from {_count(files, 'result file')}.</p>",
         _verdict_html(inputs.verdict),
         '<h2 id="comparison">Comparison</h2>',
-        _table_html(comparison),
+        _table_html(comparison, sources),
         "<p class=\"sub\">Sorted by " + e(comparison.column(comparison.sort_key).title)
         + ", best first. ±: half the range from the lowest to the highest window; ×N: ratio to the best "
         "comparable row of the column; <i>beyond spread</i>: the two devices' lowest-to-highest window ranges do "
         "not overlap; <i>within spread</i>: they overlap, so the difference may be run-to-run noise. "
-        "Each figure's energy is tagged measured, estimated or datasheet.</p>",
+        "Each figure's energy is tagged measured, estimated or datasheet; its source is numbered under "
+        "<i>Energy sources</i>.</p>",
     ]
-    notes = list(comparison.notes) + [f"{r.label}: {n}" for r in comparison.rows for n in r.notes]
+    # A datasheet row's note is its citation, listed once under Energy sources.
+    notes = list(comparison.notes) + [f"{r.label}: {n}" for r in comparison.rows for n in r.notes if n not in sources]
     if notes:
         parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     for plot in plots:
@@ -59,12 +69,13 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
             parts.append(
                 f'<figure><img class="plot" id="img-{e(plot.key)}" alt="{e(plot.title)}" '
                 f'src="data:image/png;base64,{data}"><figcaption>{e(plot.caption)}'
-                f"{_energy_list(inputs.devices, plot.key)}</figcaption></figure>"
+                f"{_energy_refs(inputs, plot.key, sources)}</figcaption></figure>"
             )
         if plot.missing:
             parts.append(f'<p class="missing">{e(plot.missing)}</p>')
     parts.append('<h2 id="energy">Energy sources</h2>')
-    parts.append(_energy_table(inputs.devices, comparison))
+    parts.append(_sources_html(sources))
+    parts.append(_energy_table(inputs.devices, comparison, sources))
     parts.append('<h2 id="market">Market inputs</h2>')
     parts.append(_market_html(inputs))
     parts.append('<h2 id="files">Result files</h2><ul>')
@@ -85,7 +96,37 @@ def _verdict_html(lines: Sequence[str]) -> str:
     return f'<section id="verdict"><h2>Verdict</h2><ul>{items}</ul></section>'
 
 
-def _table_html(comparison: Comparison) -> str:
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def energy_sources(inputs: ReportInputs) -> dict[str, tuple[int, str]]:
+    """Each distinct energy source on the page -> (its number from 1, its kind), in page order:
+    the devices' figures, then the datasheet rows' citations."""
+    out: dict[str, tuple[int, str]] = {}
+    for device in inputs.devices:
+        for figure in device.figures.values():
+            out.setdefault(figure.energy_source, (len(out) + 1, str(figure.energy_kind)))
+    for bar in datasheet_bars(inputs.comparison):
+        if bar.source:
+            out.setdefault(bar.source, (len(out) + 1, str(EnergyKind.DATASHEET)))
+    return out
+
+
+def _ref(source: str | None, sources: dict[str, tuple[int, str]]) -> str:
+    return f"[{sources[source][0]}]" if source in sources else ""
+
+
+def _sources_html(sources: dict[str, tuple[int, str]]) -> str:
+    e = html.escape
+    if not sources:
+        return ""
+    items = "".join(f'<li id="source-{n}"><span class="kind {e(kind)}">{e(kind)}</span> {e(text)}</li>'
+                    for text, (n, kind) in sources.items())
+    return f'<ol id="energy-sources">{items}</ol>'
+
+
+def _table_html(comparison: Comparison, sources: dict[str, tuple[int, str]]) -> str:
     e = html.escape
     head = "".join(
         f"<th>{e(c.title)}<span class=\"sub\">{e(c.unit)}"
@@ -105,7 +146,9 @@ def _table_html(comparison: Comparison) -> str:
             detail = describe_cell(cell, column)[len(format_number(cell.value, column.unit)):].strip()
             if cell.energy_kind and not column.economics:
                 detail = detail.replace(f"({cell.energy_kind})", "").strip()
-            kind = (f' <span class="kind {e(cell.energy_kind)}" title="{e(cell.energy_source or "")}">{e(cell.energy_kind)}</span>'
+            ref = _ref(cell.energy_source, sources)
+            title = f' title="energy source {ref} under Energy sources"' if ref else ""
+            kind = (f' <span class="kind {e(cell.energy_kind)}"{title}>{e(cell.energy_kind)}</span>'
                     if cell.energy_kind else "")
             cells.append(
                 f'<td class="{css}">{e(format_number(cell.value, column.unit))}{kind}'
@@ -116,22 +159,32 @@ def _table_html(comparison: Comparison) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-_PLOT_WORKLOADS = {"scatter": ("mine", "infer"), "revenue": ("mine", "infer"), "bars": ("mine", "infer", "train")}
+_PLOT_WORKLOADS = {"scatter": ("mine", "infer"), "revenue": ("mine", "infer"), "bars": ("mine", "infer", "train"),
+                   "horizon": ("mine", "infer", "train")}
+_WORK_NAMES = {"mine": "mining", "infer": "inference", "train": "training"}
 
 
-def _energy_list(devices: Sequence[DeviceRuns], plot_key: str) -> str:
+def _energy_refs(inputs: ReportInputs, plot_key: str, sources: dict[str, tuple[int, str]]) -> str:
+    """Per device, each drawn workload's energy kind and source number (the text is listed once below)."""
     e = html.escape
     items = []
-    for device in devices:
+    for device in inputs.devices:
+        parts = []
         for workload in _PLOT_WORKLOADS.get(plot_key, ()):
             figure = device.figures.get(workload)
             if figure is not None:
-                items.append(f"<li>{e(device.label)}, {e(workload)}: <span class=\"kind {e(figure.energy_kind)}\">"
-                             f"{e(figure.energy_kind)}</span> {e(figure.energy_source)}</li>")
+                parts.append(f'{_WORK_NAMES[workload]} <span class="kind {e(figure.energy_kind)}">'
+                             f"{e(figure.energy_kind)}</span> {_ref(figure.energy_source, sources)}")
+        if parts:
+            items.append(f"<li>{e(device.label)}: {', '.join(parts)}</li>")
+    if plot_key in ("revenue", "bars"):
+        for bar in datasheet_bars(inputs.comparison):
+            items.append(f'<li>{e(bar.label)}: mining <span class="kind {EnergyKind.DATASHEET}">'
+                         f"{EnergyKind.DATASHEET}</span> {_ref(bar.source, sources)}</li>")
     return f'<ul class="energy">{"".join(items)}</ul>' if items else ""
 
 
-def _energy_table(devices: Sequence[DeviceRuns], comparison: Comparison) -> str:
+def _energy_table(devices: Sequence[DeviceRuns], comparison: Comparison, sources: dict[str, tuple[int, str]]) -> str:
     e = html.escape
     rows = []
     for device in devices:
@@ -139,15 +192,15 @@ def _energy_table(devices: Sequence[DeviceRuns], comparison: Comparison) -> str:
             rows.append(
                 f"<tr><td>{e(device.label)}</td><td>{e(figure.workload)} ({e(figure.phase)})</td>"
                 f"<td><span class=\"kind {e(figure.energy_kind)}\">{e(figure.energy_kind)}</span></td>"
-                f"<td>{e(figure.energy_source)}</td><td>{figure.windows}</td><td>{format_number(figure.watts)}</td></tr>"
+                f"<td>{_ref(figure.energy_source, sources)}</td><td>{figure.windows}</td>"
+                f"<td>{format_number(figure.watts)}</td></tr>"
             )
-    for row in comparison.rows:
-        if row.kind == "asic":
-            rows.append(f"<tr><td>{e(row.label)}</td><td>mine</td><td><span class=\"kind {EnergyKind.DATASHEET}\">"
-                        f"{EnergyKind.DATASHEET}</span></td>"
-                        f"<td>{e('; '.join(row.notes))}</td><td>-</td><td>-</td></tr>")
+    for bar in datasheet_bars(comparison):
+        rows.append(f"<tr><td>{e(bar.label)}</td><td>mine</td><td><span class=\"kind {EnergyKind.DATASHEET}\">"
+                    f"{EnergyKind.DATASHEET}</span></td><td>{_ref(bar.source, sources)}</td><td>-</td><td>-</td></tr>")
     return ("<table id=\"energy-table\"><thead><tr><th>device</th><th>workload (phase)</th><th>energy</th>"
-            "<th>source</th><th>windows</th><th>median W</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            "<th>source (numbered above)</th><th>windows</th><th>median W</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
 
 
 def _market_html(inputs: ReportInputs) -> str:
