@@ -60,8 +60,8 @@ def test_bench_switch_saves_a_file_that_read_result_loads(tmp_path, capsys) -> N
     assert "mine-to-infer:" in out and "infer-to-mine:" in out and str(path) in out
 
 
-def test_switch_is_its_own_command_not_a_bench_run_workload() -> None:
-    assert "switch" not in run_names() and {"mine", "infer", "train"} <= set(run_names())
+def test_switch_and_serve_are_their_own_commands_not_bench_run_workloads() -> None:
+    assert not {"switch", "serve"} & set(run_names()) and {"mine", "infer", "train"} <= set(run_names())
 
 
 def test_bad_repeats_is_a_one_line_error() -> None:

@@ -102,6 +102,13 @@ def _switch(preset: str, device_kind: str, options: WorkloadOptions) -> Workload
                                      prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens)
 
 
+def _serve(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+    from bench.workloads.serve import ServeWorkload
+
+    return ServeWorkload.for_preset(preset, device_kind, model=options.model, dtype=options.dtype,
+                                    threads=options.threads, kernel=options.kernel)
+
+
 KINDS: dict[str, WorkloadKind] = {
     k.name: k
     for k in (
@@ -114,6 +121,8 @@ KINDS: dict[str, WorkloadKind] = {
         WorkloadKind("switch", "switches", "mine-to-infer", Earning.NOTHING, ("model",),
                      ("threads", "kernel", "model", "dtype", "batch_size", "prompt_tokens", "output_tokens"),
                      _switch, in_run=False),
+        WorkloadKind("serve", "tokens", "serve", Earning.TOKENS, ("model",), ("threads", "kernel", "model", "dtype"),
+                     _serve, in_run=False),
     )
 }
 
