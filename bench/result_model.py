@@ -56,6 +56,21 @@ def key(
     return field(default=default, metadata=metadata)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A condition across fields of one object: checked on the JSON object by the loader and
+    published in the schema as the equivalent if/then."""
+
+    message: str
+    holds: Callable[[Mapping[str, Any]], bool]
+    schema: Mapping[str, Any]
+
+
+def _number_or_absent(obj: Mapping[str, Any], key: str) -> bool:
+    value = obj.get(key)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # ---------------------------------------------------------------------------------------------
 # The model, outermost last (a figure's provenance: bench/energy.py)
 
@@ -67,7 +82,8 @@ class Window:
     steps: float = key(minimum=0, doc="work steps run in the window")
     seconds: float = key(positive=True, doc="wall-clock seconds of the steps")
     meter_seconds: float = key(positive=True, doc="seconds between the meter's two readings")
-    joules: float = key(positive=True, doc="energy the meter attributes to the window")
+    joules: float | None = key(positive=True, required=True,
+                               doc="energy the meter attributes to the window; null where the device has no meter")
     work: float = key(minimum=0, doc="units of work done (hashes or tokens)")
     details: Mapping[str, Any] = key(rest=True)
 
@@ -76,12 +92,12 @@ class Window:
         return self.work / self.seconds
 
     @property
-    def per_joule(self) -> float:
-        return self.work / self.joules
+    def per_joule(self) -> float | None:
+        return self.work / self.joules if self.joules is not None else None
 
     @property
-    def watts(self) -> float:
-        return self.joules / self.meter_seconds
+    def watts(self) -> float | None:
+        return self.joules / self.meter_seconds if self.joules is not None else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,10 +116,11 @@ class Figures:
 
     unit: str = key(doc="unit of work: hashes or tokens")
     rate_per_s: float = key(positive=True, doc="work per second, median over windows")
-    per_joule: float = key(positive=True, doc="work per joule, median over windows")
-    joules: float = key(minimum=0, doc="energy over all windows")
-    energy_source: str = key(doc="where the energy figure came from, in words")
-    energy_kind: EnergyKind = key(doc="measured, reported, estimated, datasheet or user")
+    per_joule: float | None = key(positive=True, doc="work per joule, median over windows; null without energy")
+    joules: float | None = key(minimum=0, doc="energy over all windows; null without energy")
+    energy_source: str = key(doc="where the energy figure came from, in words ('none: ...' where there is none)")
+    energy_kind: EnergyKind | None = key(doc="measured, reported, estimated, datasheet or user; null: no energy "
+                                              "figure at all (a miner whose firmware reports no power)")
     watts: float | None = key(positive=True, doc="draw, median over windows")
     seconds: float | None = key(minimum=0, doc="wall-clock seconds of all windows")
     work: float | None = key(minimum=0, doc="work over all windows")
@@ -112,11 +129,25 @@ class Figures:
     above_idle: AboveIdle | None = key()
     throttled: tuple[str, ...] = key(required=False, default=(), doc="throttle reasons seen during the windows")
 
+    __rules__ = (Rule(
+        "an energy kind needs per_joule and joules (null only where energy_kind is null)",
+        lambda o: o.get("energy_kind") is None or (_number_or_absent(o, "per_joule") and _number_or_absent(o, "joules")),
+        {"if": {"properties": {"energy_kind": {"type": "string"}}, "required": ["energy_kind"]},
+         "then": {"properties": {"per_joule": {"type": "number"}, "joules": {"type": "number"}}}},
+    ),)
+
     @property
-    def draw_watts(self) -> float:
-        """The recorded draw, or, where a file has none, joules over seconds (else rate over per joule)."""
+    def has_energy(self) -> bool:
+        return self.energy_kind is not None and self.per_joule is not None
+
+    @property
+    def draw_watts(self) -> float | None:
+        """The recorded draw, or, where a file has none, joules over seconds (else rate over per
+        joule); None without energy."""
         if self.watts is not None:
             return self.watts
+        if not self.has_energy:
+            return None
         if self.seconds:
             return self.joules / self.seconds
         return self.rate_per_s / self.per_joule

@@ -91,6 +91,9 @@ def parse_class(cls: type, obj: Any, where: str) -> Any:
             values[f.name] = _default(f)
             continue
         values[f.name] = _parse_value(hint, nullable, obj[name], _at(where, name), meta)
+    for rule in getattr(cls, "__rules__", ()):
+        if not rule.holds(obj):
+            raise Damaged(f"{where.rstrip(': ') or 'the document'}: {rule.message}")
     return cls(**values)
 
 
@@ -197,11 +200,15 @@ def _class_schema(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
             figures_required = sorted(set(inner.get("required", [])) | (set(REQUIRED_FIGURES) - {"name"}))
             if meta.get("when") is finished:
                 # the loader reads a workload's figures only when it finished
+                then: dict[str, Any] = {"properties": inner["properties"], "required": figures_required}
+                if inner.get("allOf"):
+                    then["allOf"] = inner["allOf"]
                 conditional.append({"if": {"properties": {"status": {"const": "ok"}}, "required": ["status"]},
-                                    "then": {"properties": inner["properties"], "required": figures_required}})
+                                    "then": then})
             else:
                 properties.update(inner["properties"])
                 required += [k for k in figures_required if k not in required]
+                conditional += inner.get("allOf", [])
             continue
         name = meta.get("key") or f.name
         schema = _value_schema(hint, meta, definitions)
@@ -212,6 +219,7 @@ def _class_schema(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
         properties[name] = schema
         if meta.get("required") if meta.get("required") is not None else not nullable:
             required.append(name)
+    conditional += [dict(rule.schema) for rule in getattr(cls, "__rules__", ())]
     out: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         out["required"] = required

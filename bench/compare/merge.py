@@ -16,6 +16,7 @@ from bench.energy import EnergyKind
 from bench.errors import BenchError
 from bench.result_model import Figures, Result, Workload
 from bench.stats import Spread, spread
+from bench.units import si
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,15 @@ def _merge_device(slug: str, items: list[Loaded], *, label: str | None = None, n
     for name in names:
         entries = [(item, item.result.workload(name)) for item in items]
         ok = [(item, entry) for item, entry in entries if entry is not None and entry.ok]
-        if ok:
+        without_energy = [entry for _, entry in ok if not _headline(entry)[1].has_energy]
+        if without_energy:
+            # a rate with no joules (a miner whose firmware reports no power) ranks and prices
+            # nothing per joule: the row says what was measured and why there is no figure
+            _, rates, _ = _pooled([_headline(entry)[1:] for _, entry in ok])
+            figures_of = _headline(without_energy[0])[1]
+            not_run[name] = (f"no energy figure ({figures_of.energy_source}); "
+                             f"{si(spread(rates).median)}{figures_of.unit}/s measured")
+        elif ok:
             figures[name] = _merge_workload(name, ok)
         else:
             not_run[name] = _why_not_run([entry for _, entry in entries if entry is not None][0])
@@ -289,13 +298,14 @@ def _pooled(items: list[tuple[Figures, tuple[Any, ...]]]) -> tuple[list[float], 
     watts: list[float] = []
     for figures, windows in items:
         if not windows:
-            per_joule.append(figures.per_joule)
             rates.append(figures.rate_per_s)
-            watts.append(figures.draw_watts)
+            if figures.has_energy:
+                per_joule.append(figures.per_joule)
+                watts.append(figures.draw_watts)
             continue
-        per_joule += [w.per_joule for w in windows]
         rates += [w.rate_per_s for w in windows]
-        watts += [w.watts for w in windows]
+        per_joule += [w.per_joule for w in windows if w.joules is not None]
+        watts += [w.watts for w in windows if w.joules is not None]
     return per_joule, rates, watts
 
 

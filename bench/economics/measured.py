@@ -66,14 +66,17 @@ def rows_for_device(
 
 
 def unpriced(device: DeviceRuns, scenario: Scenario, *, infer_pricing: str = "tokens") -> list[str]:
-    """Why a workload of ``device`` has no economics row: no GPU-hour market for this device."""
+    """Why a workload of ``device`` has no economics row: no energy figure to price per kWh, or no
+    GPU-hour market for this device."""
+    out = [f"{device.name} {w}: not priced: {why}" for w, why in device.not_run.items()
+           if why.startswith("no energy figure")]
     if market.gpu_hour_usd(scenario, device.name, device.kind) is not None:
-        return []
+        return out
     kind = "GPU model" if device.kind == "cuda" else device.kind or "device"
     why = (f"no GPU-hour rental rate for this {kind} (rates are listed by GPU model, and a device never "
            "borrows another's): give one with --set gpu_hour_usd=...")
     wanted = ["train"] + (["infer"] if infer_pricing == "rental" else [])
-    return [f"{device.name} {w}: not priced: {why}" for w in wanted if w in device.figures]
+    return out + [f"{device.name} {w}: not priced: {why}" for w in wanted if w in device.figures]
 
 
 def _request_mix(infer: Any) -> tuple[float, float, float]:
