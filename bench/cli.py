@@ -119,9 +119,10 @@ def run(
         device_spec = launcher.bind_device(device_spec, launch, cuda_device_count())
     device = resolve_device(device_spec)
     binding: dict = {"device": device.torch_device}
-    if launch is not None and device.kind == "cpu":
-        share = launcher.cpu_share(os.sched_getaffinity(0), launch.local_rank, launch.local_world_size)
-        binding.update(launcher.apply_cpu_share(share, threads))
+    # The ranks meet before the workloads are configured: a CPU rank's share decides its threads.
+    fleet = launcher.Fleet.open(launch) if launch is not None else None
+    if fleet is not None and device.kind == "cpu":
+        binding.update(launcher.apply_cpu_share(fleet.cpu_share(), threads))
     _writable_dir(out_dir)
     _writable_dir(out_dir / fingerprint.machine_name())  # checked before measuring, not after
     options = WorkloadOptions(
@@ -138,7 +139,6 @@ def run(
         ctx = click.get_current_context()
         return capping.run_sweep(device, power_limit, out_dir / fingerprint.machine_name(),
                                  lambda: ctx.invoke(run, **{**ctx.params, "power_limit": None}))
-    fleet = launcher.Fleet.open(launch) if launch is not None else None
     meter = select_meter(device, cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command)
     if fleet is not None:
         from bench.meters import for_rank

@@ -239,7 +239,8 @@ class Fleet:
     @classmethod
     def open(cls, launch: Launch, *, timeout_s: float = BARRIER_TIMEOUT_S) -> "Fleet":
         fleet = cls(launch)
-        me = {"rank": launch.rank, "local_rank": launch.local_rank, "node": launch.node}
+        me = {"rank": launch.rank, "local_rank": launch.local_rank, "node": launch.node,
+              "cores": sorted(os.sched_getaffinity(0))}
         candidate = uuid.uuid4().hex
         if launch.world_size > 1:
             import torch.distributed as dist
@@ -268,6 +269,15 @@ class Fleet:
 
     def node_ranks(self) -> list[int]:
         return sorted(m["rank"] for m in self.members if m["node"] == self.launch.node)
+
+    def cpu_share(self, own: Sequence[int] | None = None) -> list[int]:
+        """This rank's cores: its own mask where the launcher already gave the node's ranks disjoint
+        ones (srun --cpus-per-task with CPU binding), else its part of the mask they share."""
+        own = sorted(os.sched_getaffinity(0) if own is None else own)
+        here = [set(m["cores"]) for m in self.members if m["node"] == self.launch.node]
+        if len(here) > 1 and all(a.isdisjoint(b) for i, a in enumerate(here) for b in here[i + 1:]):
+            return own
+        return cpu_share(own, self.launch.local_rank, self.launch.local_world_size)
 
     def node_reader(self) -> int:
         """The rank that reads this node's node-level meter: the node's lowest rank."""

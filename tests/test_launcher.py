@@ -191,7 +191,8 @@ def test_device_all_starts_one_rank_per_gpu_through_torch_distributed_run(monkey
     assert command[6:10] == ["bench", "run", "--device", "cuda"]
     rest = command[10:]
     assert ["--workload", "mine"] == rest[rest.index("--workload"):rest.index("--workload") + 2]
-    assert "--json" in rest and "all" not in rest
+    assert rest[rest.index("--format"):rest.index("--format") + 2] == ["--format", "json"]  # what --json means
+    assert "all" not in rest
 
 
 def test_device_all_without_a_gpu_is_one_line_and_exit_2(monkeypatch, capsys):
@@ -240,3 +241,13 @@ def test_the_runner_meets_the_ranks_before_idle_and_before_each_phase_warm_up_an
         ("end", "end mine"),  # a failed build still leaves the workload with the others
     ]
     assert all(not open_windows for _, _, open_windows in sync.calls)
+
+
+def test_a_rank_keeps_the_cores_the_launcher_gave_it_and_splits_a_shared_mask():
+    launch = _launch(1, 1)
+    bound = Fleet(launch, members=[{"rank": 0, "node": "node-a", "cores": [0, 1]},
+                                   {"rank": 1, "node": "node-a", "cores": [2, 3]}])
+    assert bound.cpu_share(own=[2, 3]) == [2, 3]  # srun --cpus-per-task bound them already
+    shared = Fleet(launch, members=[{"rank": 0, "node": "node-a", "cores": [0, 1, 2, 3]},
+                                    {"rank": 1, "node": "node-a", "cores": [0, 1, 2, 3]}])
+    assert shared.cpu_share(own=[0, 1, 2, 3]) == [2, 3]
