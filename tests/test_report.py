@@ -186,7 +186,7 @@ def test_a_crossover_beyond_the_plotted_prices_is_named_not_drawn(tmp_path):
     far = [dataclasses.replace(c, crossover_btc_usd=1e9) for c in inputs.curves]
     plot = report.plot_revenue_vs_btc(far, 0.15, 95000.0)
     assert plot.png is not None
-    assert "GPU One: mining pays more than AI only above BTC $1,000,000,000" in plot.missing
+    assert "GPU One: mining pays more than AI only above BTC $1B (beyond the plotted prices)" in plot.missing
 
 
 def test_the_verdict_opens_the_page_one_line_per_device(tmp_path):

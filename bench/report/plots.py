@@ -130,7 +130,8 @@ def plot_revenue_vs_btc(
                                     xycoords=("data", "axes fraction"), xytext=(3, -4), textcoords="offset points",
                                     rotation=90, va="top", ha="left", fontsize=7, color=color)
             else:
-                off_chart.append(f"{curve.device}: mining pays more than AI only above BTC ${crossing:,.0f}")
+                off_chart.append(f"{curve.device}: mining pays more than AI only above BTC {usd_label(crossing)}"
+                                 " (beyond the plotted prices)")
         zero = curve.zero_profit_btc_usd
         if zero is not None and low <= zero <= high:
             profit_ax.plot([zero], [0.0], marker="o", markersize=6 if datasheet else 8, color=color,
