@@ -172,7 +172,9 @@ def test_torchrun_two_cpu_ranks_write_two_files_that_compare_sums(tmp_path):
     [row] = _compare_json(out)["rows"]
     assert row["kind"] == "fleet" and row["ranks"] == 2 and not row["partial"]
     rates = [files[r]["workloads"][0]["rate_per_s"] for r in (0, 1)]
+    watts = [files[r]["workloads"][0]["watts"] for r in (0, 1)]  # per-process estimates: each counted
     assert row["economics"][0]["hashes_per_s"] == pytest.approx(sum(rates))
+    assert row["cells"]["hashes_per_joule"]["value"] == pytest.approx(sum(rates) / sum(watts))
 
 
 def _free_port() -> int:
