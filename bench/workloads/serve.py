@@ -28,7 +28,7 @@ from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.measure import Protocol, Window, _phase_entry
 from bench.meters.base import Meter
-from bench.workloads.base import Phase, check_preset, release
+from bench.workloads.base import Phase, check_preset
 from bench.workloads.infer import InferWorkload
 from bench.workloads.mine import MineConfig, MineWorkload, share_target_for
 
@@ -89,8 +89,12 @@ class ServeWorkload:
         slots = slots or max(infer.batch_size, MIN_SLOTS)
         if utilization is None and rate_per_s is None:
             utilization = DEFAULT_UTILIZATION
-        if mine_idle and device_kind == "cpu":  # refused here, not after the first pass
+        if mine_idle:  # refused here, not after the first pass
             MineWorkload.for_preset(preset, device_kind, threads=threads, variant=kernel)
+            if device_kind == "cuda":
+                from bench.devices import require_cuda_compiler
+
+                require_cuda_compiler()
         config = ServeConfig(preset, device_kind, rate_per_s, utilization, seconds or SECONDS[preset], mine_idle,
                              chunk_ms, slots, seed, threads, kernel)
         return cls(config, infer)

@@ -87,6 +87,10 @@ class SwitchWorkload:
         repeats = protocol_for(preset).windows if repeats is None else repeats
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
             raise BenchError(f"repeats must be a positive integer, got {repeats!r}")
+        if device_kind == "cuda":  # before anything is measured: the mining kernel cannot compile without them
+            from bench.devices import require_cuda_compiler
+
+            require_cuda_compiler()
         infer = InferWorkload.for_preset(preset, device_kind, model=model, dtype=dtype, batch_size=batch_size,
                                          prompt_tokens=prompt_tokens, output_tokens=output_tokens)
         mine = lambda: MineWorkload.for_preset(preset, device_kind, threads=threads, variant=kernel,  # noqa: E731
