@@ -330,3 +330,20 @@ def test_cumulative_profit_lines_are_the_horizons(monkeypatch):
         assert mining.get_ydata()[-1] == pytest.approx(one.mining.cumulative_profit_usd)
         assert lines["switching"].get_ydata()[-1] == pytest.approx(one.switch.cumulative_profit_usd)
         assert one.switch.cumulative_profit_usd >= max(one.mining.cumulative_profit_usd, one.ai.cumulative_profit_usd)
+
+
+def test_a_note_several_rows_share_is_written_once_with_their_names(tmp_path):
+    from bench.economics import rows_for_device
+    from bench.market import load_scenario
+
+    devices, scenario = sample_devices(), load_scenario(None)
+    comparison = build_comparison(devices, economics={d.slug: rows_for_device(d, scenario) for d in devices})
+    inputs = sample_inputs(devices=devices, comparison=comparison)
+    shared = [n for n in comparison.rows[0].notes if all(n in r.notes for r in comparison.rows[1:])]
+    assert shared  # e.g. "mine economics: no idle baseline in the result: idle hours drawn as 0 W"
+    out = tmp_path / "report.html"
+    report.write_report(out, inputs)
+    text = out.read_text(encoding="utf-8")
+    for note in shared:
+        assert text.count(html.escape(note)) == 1
+        assert f"{', '.join(r.label for r in comparison.rows)}: {html.escape(note)}" in text

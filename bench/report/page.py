@@ -58,8 +58,14 @@ def render_html(inputs: ReportInputs, plots: Sequence[Plot]) -> str:
         "Each figure's energy is tagged measured, estimated or datasheet; its source is numbered under "
         "<i>Energy sources</i>.</p>",
     ]
-    # A datasheet row's note is its citation, listed once under Energy sources.
-    notes = list(comparison.notes) + [f"{r.label}: {n}" for r in comparison.rows for n in r.notes if n not in sources]
+    # A datasheet row's note is its citation, listed once under Energy sources; a note several rows
+    # share ("no idle baseline ...") is written once with the rows it applies to.
+    shared: dict[str, list[str]] = {}
+    for row in comparison.rows:
+        for note in row.notes:
+            if note not in sources:
+                shared.setdefault(note, []).append(row.label)
+    notes = list(comparison.notes) + [f"{', '.join(labels)}: {note}" for note, labels in shared.items()]
     if notes:
         parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     for plot in plots:
