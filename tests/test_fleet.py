@@ -97,6 +97,25 @@ def test_a_fleet_across_two_nodes_gives_a_row_per_node_and_one_for_the_whole():
     assert rows["fleet"].figures["mine"].watts == pytest.approx(400.0)
 
 
+def with_idle(doc, watts):
+    doc["idle"] = {"seconds": 1.0, "joules": watts, "watts": watts}
+    return doc
+
+
+def test_idle_draw_and_each_phase_are_counted_as_the_work_is():
+    reader = with_idle(rank_doc(0, infer=(10.0,) * 3, watts=300.0, scope="node"), 120.0)
+    other = with_idle(rank_doc(1, infer=(20.0,) * 3, watts=40.0, energy_kind="estimated"), 15.0)
+    [row] = merged(reader, other)
+    assert row.idle_watts == pytest.approx(120.0)  # the node meter's idle, not 120 + 15
+    prefill = row.figures["infer"].phases["prefill"]
+    assert prefill.rate_per_s == pytest.approx(5 * 10.0 * 300.0 + 5 * 20.0 * 40.0)
+    assert prefill.watts == pytest.approx(300.0)
+    [apart] = merged(with_idle(rank_doc(0), 20.0), with_idle(rank_doc(1), 30.0))
+    assert apart.idle_watts == pytest.approx(50.0)
+    [unknown] = merged(with_idle(rank_doc(0), 20.0), rank_doc(1))
+    assert unknown.idle_watts is None
+
+
 def test_the_same_rank_given_twice_is_refused():
     with pytest.raises(BenchError, match="rank 0 of fleet"):
         merged(rank_doc(0), rank_doc(0, created_utc="2026-01-01T00:00:09Z"))

@@ -13,7 +13,8 @@ device of its own working at the same time, so per workload
   spread      = over the ranks (n = ranks) of rate / the rank's part of those watts (a node
                 reading split evenly over its ranks), and of their rates (``to_json``)
 
-A rank of the launch without a file, or whose workload failed, makes the row partial and is
+Each phase's rate and watts (economics prices a request's prefill and decode) and the idle
+baseline are counted the same way. A rank of the launch without a file, or whose workload failed, makes the row partial and is
 named in its notes; the sums then cover the ranks that ran. Pure: parsed results in, rows out.
 """
 
@@ -22,9 +23,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from bench.compare.merge import DeviceRuns, Loaded, WorkloadFigure, _headline, _provenance
+from bench.compare.merge import DeviceRuns, Loaded, PhaseRate, WorkloadFigure, _headline, _provenance
 from bench.devices import slugify
 from bench.energy import EnergyKind
 from bench.errors import BenchError
@@ -195,6 +196,7 @@ def _row(fleet_id: str, files: list[_RankFile], expected: list[int], kind: str, 
         device_name=files[0].result.device.name or "unknown",
         contributing=contributing,
         per_rank=per_rank,
+        idle_watts=_idle_watts(files),
     )
 
 
@@ -208,17 +210,7 @@ def _sum(name: str, ok: list[tuple[_RankFile, Any]], expected: list[int]) -> tup
             raise BenchError(f"cannot sum {first_file.item.path} and {f.item.path} (ranks of one fleet, "
                              f"workload {name!r}): " + "; ".join(reasons))
     rate = sum(fig.rate_per_s for fig in figures_of.values())
-    counted: list[tuple[float, EnergyKind, str]] = []  # (watts, kind, source) counted once each
-    allotted: dict[int, float] = {}  # a rank's part of the counted watts
-    for node in sorted({f.node for f, _ in ok}):
-        here = [f for f, _ in ok if f.node == node]
-        readers = [f for f in here if f.reads_node]
-        if readers:  # the node meter covered every rank of the node: its reading, once
-            counted.append(_reading(readers[0], figures_of[readers[0].rank]))
-            allotted.update({f.rank: counted[-1][0] / len(here) for f in here})
-        else:
-            counted += [_reading(f, figures_of[f.rank]) for f in here]
-            allotted.update({f.rank: figures_of[f.rank].draw_watts for f in here})
+    counted, allotted = _counted([f for f, _ in ok], lambda f: _reading(f, figures_of[f.rank]))
     watts = sum(w for w, _, _ in counted)
     kinds = {k for _, k, _ in counted}
     kind = EnergyKind.ESTIMATED if EnergyKind.ESTIMATED in kinds else kinds.pop() if len(kinds) == 1 else EnergyKind.ESTIMATED
@@ -240,8 +232,54 @@ def _sum(name: str, ok: list[tuple[_RankFile, Any]], expected: list[int]) -> tup
         workload=name, phase=_headline(first)[0], unit=figures_of[first_file.rank].unit,
         per_joule=rate / watts, per_joule_spread=per_joule_over_ranks, rate_per_s=rate, watts=watts,
         energy_kind=kind, energy_source=source, provenance=provenance, config=first.config,
+        phases=_phases(ok),
     )
     return figure, by_rank
+
+
+def _counted(files: Sequence[_RankFile], reading: Callable[[_RankFile], tuple[float, EnergyKind, str]],
+             ) -> tuple[list[tuple[float, EnergyKind, str]], dict[int, float]]:
+    """The (watts, kind, source) readings counted once each, per node: a node meter's reading
+    where the node's reader is among ``files`` (it covered every rank of the node), else each
+    rank's own; and each rank's part of them."""
+    counted: list[tuple[float, EnergyKind, str]] = []
+    allotted: dict[int, float] = {}
+    for node in sorted({f.node for f in files}):
+        here = [f for f in files if f.node == node]
+        readers = [f for f in here if f.reads_node]
+        if readers:
+            counted.append(reading(readers[0]))
+            allotted.update({f.rank: counted[-1][0] / len(here) for f in here})
+        else:
+            for f in here:
+                counted.append(reading(f))
+                allotted[f.rank] = counted[-1][0]
+    return counted, allotted
+
+
+def _phases(ok: list[tuple[_RankFile, Any]]) -> dict[str, PhaseRate]:
+    """Every phase all these ranks measured: rates summed, watts counted as the headline's are
+    (economics prices a request's prefill and decode from them)."""
+    out: dict[str, PhaseRate] = {}
+    for phase in ok[0][1].phases:
+        of = {f.rank: entry.phase(phase.name) for f, entry in ok}
+        if any(p is None for p in of.values()):
+            continue
+        counted, _ = _counted([f for f, _ in ok], lambda f: _reading(f, of[f.rank].figures))
+        out[phase.name] = PhaseRate(rate_per_s=sum(p.figures.rate_per_s for p in of.values()),
+                                    watts=sum(w for w, _, _ in counted))
+    return out
+
+
+def _idle_watts(files: Sequence[_RankFile]) -> float | None:
+    """The row's idle draw, counted as its work's watts are; None where a counted file has none."""
+    def reading(f: _RankFile) -> tuple[float, EnergyKind, str]:
+        idle = f.result.idle
+        return (idle.watts if idle is not None and idle.watts is not None else float("nan")), EnergyKind.MEASURED, ""
+
+    counted, _ = _counted(files, reading)
+    total = sum(w for w, _, _ in counted)
+    return None if total != total else total  # NaN: some idle baseline missing
 
 
 def _reading(f: _RankFile, figures: Any) -> tuple[float, EnergyKind, str]:
@@ -258,7 +296,7 @@ def _ranks_text(ranks: Sequence[int]) -> str:
 # Money and rates of an economics row that grow with the ranks; per kWh, per watt and per joule
 # figures, break-even prices and payback do not.
 _SCALED = ("watts", "revenue_usd_per_day", "electricity_usd_per_day", "profit_usd_per_day", "hashes_per_s",
-           "tokens_per_s", "card_usd")
+           "tokens_per_s", "card_usd", "idle_watts", "hosting_usd_per_day", "kwh_per_day")
 
 
 def economics_rows(device: DeviceRuns, scenario: Any, *, card_usd: float | None = None) -> list[Any]:
@@ -272,9 +310,11 @@ def economics_rows(device: DeviceRuns, scenario: Any, *, card_usd: float | None 
     rows = []
     for name, figure in device.figures.items():
         n = device.contributing[name]
-        one = replace(figure, rate_per_s=figure.rate_per_s / n, watts=figure.watts / n)
+        one = replace(figure, rate_per_s=figure.rate_per_s / n, watts=figure.watts / n,
+                      phases={k: PhaseRate(p.rate_per_s / n, p.watts / n) for k, p in figure.phases.items()})
+        idle = device.idle_watts / len(device.present) if device.idle_watts is not None else None  # ranks idle alike
         view = DeviceRuns(device.device_name, device.device_name, device.device_kind, device.hosts, device.paths,
-                          {name: one}, {}, device.partial)
+                          {name: one}, {}, device.partial, idle_watts=idle)
         for row in rows_for_device(view, scenario, card_usd=card_usd / n if card_usd else None):
             if row.workload != name:
                 continue
