@@ -27,6 +27,9 @@ class _RunProgress:
         }
 
     def __call__(self, workload: str, phase: str, done: int, total: int) -> None:
+        if phase == "building":  # the runner's notice that a build started: no windows to count yet
+            self._progress.update(self._tasks[workload], total=None, completed=0, description="building")
+            return
         self._progress.update(self._tasks[workload], total=total, completed=done, description=f"{phase} {done}/{total}")
 
     def stop(self) -> None:

@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str, str, int, int], None]  # workload, phase, windows done, windows total
+# (phase "building", 0, 0 as a workload starts building)
 
 
 def _no_progress(workload: str, phase: str, done: int, total: int) -> None:
@@ -69,6 +70,7 @@ def measure_workload(
     source = source_sha256(workload.source_files())
     meter.begin(workload.name)  # the outer window: build, warm-up and all, phases nest inside it
     try:
+        progress(workload.name, "building", 0, 0)  # a build can take many seconds: the progress line says so
         t0 = clock()
         build = workload.build(device)
         device.synchronize()
