@@ -132,7 +132,11 @@ class Monitor:
         description = meter.describe()
         label = description.get("label") if isinstance(description, dict) else None
         self.energy_source: str = label or f"{meter.kind}: {meter.name}"
-        self.energy_kind = EnergyKind(meter.kind)
+        kind = EnergyKind.parse(meter.kind)
+        if kind is None:  # a meter handed in must say what its joules are, in the shared vocabulary
+            kinds = ", ".join(k.value for k in EnergyKind)
+            raise BenchError(f"meter {meter.name!r} has kind {meter.kind!r}: expected one of {kinds}")
+        self.energy_kind = kind
 
     def measure(self, name: str = "block") -> "Block":
         if not isinstance(name, str) or not name:

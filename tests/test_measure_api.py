@@ -91,6 +91,13 @@ class _StuckCounter(RunningTotalMeter):
         return Reading(self._clock(), 5.0)
 
 
+class _KindlessMeter(FakeMeter):
+    kind = "guessed"  # not an EnergyKind: its joules could not be labelled
+
+    def __init__(self) -> None:
+        super().__init__(FakeClock())
+
+
 # -- importing ------------------------------------------------------------------------------------
 
 
@@ -322,6 +329,7 @@ def test_the_result_is_a_frozen_dataclass():
         (("cpu",), {"cpu_tdp_watts": 1e9}, "cpu_tdp_watts= 1e+09 W is outside"),
         (("cpu",), {"meter": object(), "watts": 5}, "choose one source"),
         (("cpu",), {"watts": 5, "name": ""}, "non-empty string"),
+        (("cpu",), {"meter": _KindlessMeter()}, "has kind 'guessed'"),
     ],
 )
 def test_bad_input_is_refused_in_one_line(args, kwargs, says):
