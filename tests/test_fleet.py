@@ -172,12 +172,12 @@ def _rank_files(out: Path) -> dict[int, dict]:
 
 
 @pytest.mark.slow
-def test_torchrun_two_cpu_ranks_write_two_files_that_compare_sums(tmp_path):
+def test_torchrun_two_cpu_ranks_write_two_files_that_compare_sums_with_the_node_meter_once(tmp_path):
     out = tmp_path / "results"
     torchrun = Path(sys.executable).with_name("torchrun")
     done = subprocess.run(
         [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "bench", "run", "--device", "cpu",
-         "--workload", "mine", "--preset", "quick", "--out", str(out)],
+         "--workload", "mine", "--preset", "quick", "--out", str(out), "--watts-command", "echo 5"],
         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240,
     )
     files = _rank_files(out)
@@ -190,10 +190,13 @@ def test_torchrun_two_cpu_ranks_write_two_files_that_compare_sums(tmp_path):
     assert files[0]["rank"]["sync"]["lost"] is None and files[0]["rank"]["sync"]["barriers"] >= 4
     [row] = _compare_json(out)["rows"]
     assert row["kind"] == "fleet" and row["ranks"] == 2 and not row["partial"]
+    # The wall command is a node meter: rank 0 reads it for the node, rank 1 its own estimate.
+    assert files[0]["meter"]["scope"] == "node" and files[0]["workloads"][0]["watts"] == pytest.approx(5.0)
+    assert files[1]["meter"]["node_meter"]["read_by_rank"] == 0
+    assert "node meter user-watts-command read by rank 0" in files[1]["workloads"][0]["energy_source"]
     rates = [files[r]["workloads"][0]["rate_per_s"] for r in (0, 1)]
-    watts = [files[r]["workloads"][0]["watts"] for r in (0, 1)]  # per-process estimates: each counted
     assert row["economics"][0]["hashes_per_s"] == pytest.approx(sum(rates))
-    assert row["cells"]["hashes_per_joule"]["value"] == pytest.approx(sum(rates) / sum(watts))
+    assert row["cells"]["hashes_per_joule"]["value"] == pytest.approx(sum(rates) / 5.0)  # 5 W once, not + rank 1's
 
 
 def _free_port() -> int:
