@@ -174,6 +174,8 @@ def cpu_share(cores: Sequence[int], local_rank: int, local_world_size: int) -> l
 def apply_cpu_share(share: Sequence[int], threads: int | None) -> dict[str, Any]:
     """Pin every thread of this process to ``share`` and size torch's and numba's pools to it;
     mine's threads default to the affinity (kernels/sha256d_cpu.default_threads)."""
+    if not hasattr(os, "sched_setaffinity"):
+        raise BenchError("CPU ranks need core affinity (Linux) to share a node's cores; run one rank per node here")
     if threads is not None and threads > len(share):
         raise BenchError(f"--threads {threads} is more than this rank's share of {len(share)} cores ({_ranges(share)})")
     # Threads started before this (a library's helper) keep their own mask unless set one by one.
@@ -190,6 +192,13 @@ def apply_cpu_share(share: Sequence[int], threads: int | None) -> dict[str, Any]
     numba.set_num_threads(min(len(share), numba.config.NUMBA_NUM_THREADS))
     return {"cores": list(share), "cores_text": _ranges(share), "torch_threads": len(share),
             "mine_threads": threads or len(share)}
+
+
+def _affinity() -> list[int]:
+    """The cores this process may run on (all of them where the OS has no affinity call)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def _ranges(cores: Sequence[int]) -> str:
@@ -240,7 +249,7 @@ class Fleet:
     def open(cls, launch: Launch, *, timeout_s: float = BARRIER_TIMEOUT_S) -> "Fleet":
         fleet = cls(launch)
         me = {"rank": launch.rank, "local_rank": launch.local_rank, "node": launch.node,
-              "cores": sorted(os.sched_getaffinity(0))}
+              "cores": _affinity()}
         candidate = uuid.uuid4().hex
         if launch.world_size > 1:
             import torch.distributed as dist
@@ -273,7 +282,7 @@ class Fleet:
     def cpu_share(self, own: Sequence[int] | None = None) -> list[int]:
         """This rank's cores: its own mask where the launcher already gave the node's ranks disjoint
         ones (srun --cpus-per-task with CPU binding), else its part of the mask they share."""
-        own = sorted(os.sched_getaffinity(0) if own is None else own)
+        own = sorted(_affinity() if own is None else own)
         here = [set(m["cores"]) for m in self.members if m["node"] == self.launch.node]
         if len(here) > 1 and all(a.isdisjoint(b) for i, a in enumerate(here) for b in here[i + 1:]):
             return own
