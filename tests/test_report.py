@@ -126,7 +126,8 @@ def test_every_plot_refers_to_each_figures_energy_source_by_number(written):
         assert f'CPU Two: mining <span class="kind estimated">estimated</span> [{estimated}]' in section
         assert f'GPU One: mining <span class="kind measured">measured</span> [{measured}]' in section
     listed = text.split('id="energy-sources"')[1].split("</ol>")[0]
-    assert f'<li id="source-{estimated}"><span class="kind estimated">estimated</span> estimated: test meter</li>' in listed
+    entry = f'<li id="source-{estimated}"><span class="kind estimated">estimated</span> estimated: test meter</li>'
+    assert entry in listed
 
 
 def test_each_energy_source_note_is_on_the_page_once(tmp_path):
@@ -347,3 +348,11 @@ def test_a_note_several_rows_share_is_written_once_with_their_names(tmp_path):
     for note in shared:
         assert text.count(html.escape(note)) == 1
         assert f"{', '.join(r.label for r in comparison.rows)}: {html.escape(note)}" in text
+
+
+def test_every_energy_kind_but_measured_is_a_hatched_bar():
+    from bench.energy import EnergyKind
+
+    for kind in EnergyKind:
+        hatch = plots._BAR_STYLES[kind][2]
+        assert (hatch is None) == (kind == EnergyKind.MEASURED), kind

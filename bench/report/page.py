@@ -24,7 +24,7 @@ table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}th,td{border:1px 
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
 td.best{background:#e3f4e3}td.nc{background:#f8e7e7;color:#555}
 .kind{font-size:.7rem;padding:0 .25rem;border-radius:.2rem;white-space:nowrap}
-.measured{background:#d8ecd8}.estimated{background:#f6e3c3}.datasheet{background:#dde4f3}
+.measured{background:#d8ecd8}.estimated{background:#f6e3c3}.datasheet{background:#dde4f3}.reported{background:#ece0f1}.user{background:#eee}
 .sub{display:block;color:#555;font-size:.72rem}figure{margin:1rem 0}figcaption{font-size:.85rem;color:#333;max-width:900px}
 #energy-table td,#market-table td{text-align:left}td.date{white-space:nowrap}
 img{max-width:100%;height:auto;border:1px solid #ddd}.missing{color:#8a4b00}ul{font-size:.88rem}

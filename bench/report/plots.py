@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from bench.compare import Comparison, DeviceRuns
 from bench.energy import EnergyKind
 from bench.report import WORKLOAD_TITLES, HorizonSeries, Plot, RevenueCurve
+from bench.units import si
 
 
 def _new_figure(width: float = 7.5, height: float = 4.8):
@@ -69,7 +70,8 @@ def plot_efficiency_scatter(devices: Sequence[DeviceRuns]) -> Plot:
     colors = _colors(len(drawn))
     for device, color in zip(drawn, colors):
         mine, infer = device.figures["mine"], device.figures["infer"]
-        kind = EnergyKind.MEASURED if mine.energy_kind == infer.energy_kind == EnergyKind.MEASURED else EnergyKind.ESTIMATED
+        both_measured = mine.energy_kind == infer.energy_kind == EnergyKind.MEASURED
+        kind = EnergyKind.MEASURED if both_measured else EnergyKind.ESTIMATED
         x, y = mine.per_joule, infer.per_joule
         xs, ys = mine.per_joule_spread, infer.per_joule_spread
         ax.errorbar(
@@ -199,8 +201,16 @@ def datasheet_bars(comparison: Comparison) -> list[DatasheetBar]:
     return out
 
 
-# Bar styles by where the energy came from: only a measurement is a solid bar.
+# Bar styles by where the energy came from: only a measurement is a solid bar. Each entry: face
+# (None: the device's colour), edge (None: the device's colour), hatch, edge line style, legend text.
 _DATASHEET_FACE, _DATASHEET_EDGE = "#dde4f3", "#3b5b92"
+_BAR_STYLES: dict[str, tuple[Any, Any, str | None, str, str]] = {
+    EnergyKind.MEASURED: (None, "black", None, "-", "measured energy"),
+    EnergyKind.REPORTED: ("#f3eef6", None, "xx", "-", "reported by the device's firmware"),
+    EnergyKind.ESTIMATED: ("white", None, "//", "--", "estimated energy"),
+    EnergyKind.USER: ("white", None, "\\\\", "--", "typed by the user"),
+    EnergyKind.DATASHEET: (_DATASHEET_FACE, _DATASHEET_EDGE, "..", "-", "datasheet (not measured here)"),
+}
 
 
 @_plain_text
@@ -223,6 +233,7 @@ def plot_workload_bars(devices: Sequence[DeviceRuns], datasheet: Sequence[Datash
         axes = figure.subplots(1, len(workloads), squeeze=False,
                                width_ratios=[max(counts[w], 2) for w in workloads])[0]
     colors = dict(zip([d.slug for d in devices], _colors(len(devices))))
+    kinds_drawn: set[str] = set()
     for ax, workload in zip(axes, workloads):
         have = [d for d in devices if workload in d.figures]
         figures = [d.figures[workload] for d in have]
@@ -239,12 +250,13 @@ def plot_workload_bars(devices: Sequence[DeviceRuns], datasheet: Sequence[Datash
             ax.errorbar([i for i, _ in spread], [b[1] for _, b in spread], yerr=[[b[2] for _, b in spread],
                         [b[3] for _, b in spread]], fmt="none", ecolor="black", capsize=4, linewidth=1)
         for bar, (_, _, _, _, kind, color) in zip(drawn, bars):
-            if kind == EnergyKind.ESTIMATED:  # hollow, hatched, dashed edge: an estimate never looks measured
-                bar.set(facecolor="white", edgecolor=color, hatch="//", linestyle="--", linewidth=1.5)
-            elif kind == EnergyKind.DATASHEET:
-                bar.set(facecolor=_DATASHEET_FACE, edgecolor=_DATASHEET_EDGE, hatch="..", linewidth=1)
+            # hollow or pale, hatched: an estimate, a firmware figure or a datasheet never looks measured
+            face, edge, hatch, line, _ = _BAR_STYLES.get(kind, _BAR_STYLES[EnergyKind.ESTIMATED])
+            bar.set(facecolor=face or color, edgecolor=edge or color, hatch=hatch, linestyle=line,
+                    linewidth=1.5 if line == "--" else 1)
+            kinds_drawn.add(kind if kind in _BAR_STYLES else str(EnergyKind.ESTIMATED))
         for i, b in enumerate(bars):  # the value over the whisker's top, so the two never overlap
-            text = si_label(b[1]) + (f"\n{si_label(1e12 / b[1])}J/TH" if workload == "mine" else "")
+            text = si_label(b[1]) + (f"\n{si(1e12 / b[1])}J/TH" if workload == "mine" else "")  # 47.6 kJ/TH
             ax.annotate(text, (i, b[1] + b[3]), xytext=(0, 3), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7)
         ax.set_xticks(list(positions), [f"{b[0]}\n({b[4]})" for b in bars], rotation=35, ha="right", fontsize=7)
@@ -253,20 +265,22 @@ def plot_workload_bars(devices: Sequence[DeviceRuns], datasheet: Sequence[Datash
         ax.set_ylabel(f"{unit} per joule (higher is better)")
         if not _log_if_wide(ax, "y", [b[1] for b in bars]):
             _si_ticks(ax.yaxis)
+        # headroom for the labels over the tallest whisker
+        top = max(b[1] + b[3] for b in bars)
+        ax.set_ylim(top=top * (8 if ax.get_yscale() == "log" else 1.18))
         if workload == "mine" and ax.get_yscale() == "log":  # a linear axis reaches 0, where J/TH is infinite
             _joules_per_terahash_axis(ax)
         ax.grid(True, axis="y", which="major", alpha=0.3)
     from matplotlib.patches import Patch
 
-    figure.legend(handles=[
-        Patch(facecolor="grey", edgecolor="black", label="measured energy"),
-        Patch(facecolor="white", edgecolor="grey", hatch="//", linestyle="--", label="estimated energy"),
-        Patch(facecolor=_DATASHEET_FACE, edgecolor=_DATASHEET_EDGE, hatch="..", label="datasheet (not measured here)"),
-    ], fontsize=8, loc="outside lower center", ncols=3)
+    handles = [Patch(facecolor=face or "grey", edgecolor=edge or "grey", hatch=hatch, linestyle=line, label=text)
+               for kind, (face, edge, hatch, line, text) in _BAR_STYLES.items() if kind in kinds_drawn]
+    figure.legend(handles=handles, fontsize=8, loc="outside lower center", ncols=len(handles))
     caption = (
         "Bars: median per joule over all windows of all files of a device, the number above each bar; whiskers: "
         "lowest to highest window. Solid bars: measured energy; hatched white bars with a dashed edge: estimated "
-        "energy; dotted blue bars: an ASIC's datasheet figure, not run here. Mining bars also give joules per "
+        "energy; cross-hatched pale bars: power the device's firmware reported; dotted blue bars: an ASIC's "
+        "datasheet figure, not run here. Mining bars also give joules per "
         "terahash, as miners quote them (lower is better), on the right axis where it is logarithmic."
     )
     return Plot("bars", title, _png(figure), caption)
