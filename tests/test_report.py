@@ -182,11 +182,15 @@ def test_report_path_must_be_html(tmp_path):
         report.write_report(tmp_path / "report.pdf", sample_inputs())
 
 
-def test_a_crossover_beyond_the_plotted_prices_is_named_not_drawn(tmp_path):
+def test_a_crossover_beyond_the_plotted_prices_is_named_not_drawn(monkeypatch):
+    figures = drawn_figures(monkeypatch)
     inputs = sample_inputs()
     far = [dataclasses.replace(c, crossover_btc_usd=1e9) for c in inputs.curves]
     plot = report.plot_revenue_vs_btc(far, 0.15, 95000.0)
     assert plot.png is not None
+    texts = [t.get_text() for t in figures[0].axes[0].texts]
+    assert "GPU One flip $1B >" in texts and not any(t.startswith("GPU One flip $1B") and t != "GPU One flip $1B >"
+                                                     for t in texts)
     assert "GPU One: mining pays more than AI only above BTC $1B (beyond the plotted prices)" in plot.missing
 
 

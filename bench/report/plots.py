@@ -108,6 +108,7 @@ def plot_revenue_vs_btc(
     revenue_ax, profit_ax = figure.subplots(2, 1, sharex=True)
     low, high = min(min(c.btc_usd) for c in curves), max(max(c.btc_usd) for c in curves)
     off_chart = []
+    beyond: list[tuple[str, Any]] = []  # flips past either end of the axis, listed at the right edge
     for curve, color in zip(curves, _colors(len(curves))):
         datasheet = curve.energy_kind == EnergyKind.DATASHEET
         # Solid: measured; dashed: estimated; thin dash-dot: datasheet, so no estimate reads as measured.
@@ -134,6 +135,8 @@ def plot_revenue_vs_btc(
             else:
                 off_chart.append(f"{curve.device}: mining pays more than AI only above BTC {usd_label(crossing)}"
                                  " (beyond the plotted prices)")
+                beyond.append((f"{curve.device} flip {usd_label(crossing)} " + (">" if crossing > high else "<"),
+                               color))
         zero = curve.zero_profit_btc_usd
         if zero is not None and low <= zero <= high:
             profit_ax.plot([zero], [0.0], marker="o", markersize=6 if datasheet else 8, color=color,
@@ -141,6 +144,10 @@ def plot_revenue_vs_btc(
             if not datasheet:  # datasheet break-evens are read off the axis; naming all would crowd it
                 profit_ax.annotate(f"{curve.device} break-even {usd_label(zero)}", (zero, 0.0),
                                    xytext=(4, 8), textcoords="offset points", fontsize=7, color=color)
+    for i, (text, color) in enumerate(beyond):  # still on the dollar scale: named with the way it lies
+        revenue_ax.annotate(text, (0.99, 0.55 - 0.065 * i), xycoords="axes fraction", ha="right", va="top", fontsize=7,
+                            color=color, bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.85,
+                                               "edgecolor": "none"})
     if power_cost_usd_per_kwh is not None:
         revenue_ax.axhline(power_cost_usd_per_kwh, color="black", linewidth=1.2,
                            label=f"power cost {usd_label(power_cost_usd_per_kwh)}/kWh (electricity x PUE)")
@@ -176,7 +183,8 @@ def plot_revenue_vs_btc(
         "Both panels share the BTC-price axis. Solid: mining from measured energy; dashed: from estimated "
         "energy; thin dash-dot: a datasheet ASIC. Dotted horizontal: the same device's AI inference, which "
         "does not depend on BTC price. X and the dotted vertical line: the device's flip price, above which "
-        "mining pays more per kWh than its AI work. Circles on zero profit: the BTC price where mining stops "
+        "mining pays more per kWh than its AI work; a flip past the plotted prices is named at the right edge, "
+        "> for above and < for below. Circles on zero profit: the BTC price where mining stops "
         "losing money. Grey dash-dot: the scenario's BTC price."
     )
     return Plot("revenue", title, _png(figure), caption, "; ".join(off_chart))
