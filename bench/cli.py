@@ -13,7 +13,7 @@ import click
 from bench import __version__
 from bench.errors import BenchError
 from bench.formats import format_option
-from bench.measure import PRESETS
+from bench.protocol import PRESETS
 from bench.workloads import WorkloadOptions, check_options, run_names as workload_names_known
 
 positive_int = click.IntRange(min=1)

@@ -1,5 +1,5 @@
 """A run: the idle baseline, then each workload built (timed apart), its phases measured under
-the protocol of bench/measure.py, and self-checked. The result document is written after every
+the protocol of bench/protocol.py, and self-checked. The result document is written after every
 workload, so a later failure or Ctrl-C loses nothing already measured.
 """
 
@@ -17,7 +17,7 @@ from bench import results, storage, termination
 from bench.devices import Device
 from bench.errors import BenchError
 from bench.launcher import ALONE, Sync
-from bench.measure import PRESETS, Protocol, measure_idle, measure_phase, protocol_for
+from bench.protocol import PRESETS, Protocol, measure_idle, measure_phase, protocol_for
 from bench.meters.base import Meter
 from bench.workloads.base import Workload, release
 

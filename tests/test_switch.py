@@ -8,7 +8,7 @@ import pytest
 from bench.cli import main
 from bench.devices import Device, cpu_name
 from bench.errors import BenchError
-from bench.measure import Protocol
+from bench.protocol import Protocol
 from bench.meters import select_meter
 from bench.results import read_result
 from bench.workloads import run_names

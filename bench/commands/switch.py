@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import click
 
-from bench.measure import PRESETS
+from bench.protocol import PRESETS
 
 positive_int = click.IntRange(min=1)
 positive_float = click.FloatRange(min=0.0, min_open=True)

@@ -102,7 +102,7 @@ def release(workload: Workload, device: "Device") -> dict[str, Any]:  # noqa: F8
 
 def check_preset(preset: str, device_kind: str) -> None:
     """Refuse a preset the runner's table does not name, or a device kind no workload runs on."""
-    from bench.measure import protocol_for  # the one table of presets; measure imports this module
+    from bench.protocol import protocol_for  # the one table of presets; measure imports this module
 
     protocol_for(preset)
     if device_kind not in ("cpu", "cuda"):

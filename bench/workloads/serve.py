@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.measure import Protocol, Window, _phase_entry
+from bench.protocol import Protocol, Window, phase_entry
 from bench.meters.base import Meter
 from bench.workloads.base import Phase, check_preset
 from bench.workloads.infer import InferWorkload
@@ -152,7 +152,7 @@ class ServeWorkload:
         check = self._check(records, len(trace))
         phases = []
         for name, record in records.items():
-            entry = _phase_entry(Phase(name, "tokens", _not_stepped), [windows[name]], meter, 0.0, 0, idle_watts)
+            entry = phase_entry(Phase(name, "tokens", _not_stepped), [windows[name]], meter, 0.0, 0, idle_watts)
             entry["warmup"] = {"seconds": build["warm_up_s"], "steps": 1,
                                "note": "one request served alone at build (also the utilization basis)"}
             derived = serving.latency_figures(record)

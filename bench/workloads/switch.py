@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
-from bench.measure import Protocol, Window, _phase_entry
+from bench.protocol import Protocol, Window, phase_entry
 from bench.meters.base import Meter
 from bench.stats import spread
 from bench.workloads.base import Phase, check_preset, release
@@ -82,7 +82,7 @@ class SwitchWorkload:
                    prompt_tokens: int | None = None, output_tokens: int | None = None,
                    repeats: int | None = None, choose: Callable[..., Any] | None = None) -> "SwitchWorkload":
         check_preset(preset, device_kind)
-        from bench.measure import protocol_for
+        from bench.protocol import protocol_for
 
         repeats = protocol_for(preset).windows if repeats is None else repeats
         if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
@@ -163,7 +163,7 @@ class SwitchWorkload:
             parts["infer-to-mine"].append({**timer.parts, "kernel_cached": build.details.get("cached")})
         checks.append(miner.check())
         release(miner, device)
-        phases = [self._phase_entry(d, windows[d], parts[d], meter, idle_watts) for d in DIRECTIONS]
+        phases = [self.phase_entry(d, windows[d], parts[d], meter, idle_watts) for d in DIRECTIONS]
         headline = phases[0]
         from bench.runner import HEADLINE_FIELDS, source_sha256
 
@@ -218,9 +218,9 @@ class SwitchWorkload:
         timer.part("compile")
         return model, decoder, note
 
-    def _phase_entry(self, direction: str, windows: list[Window], parts: list[dict[str, Any]], meter: Meter,
+    def phase_entry(self, direction: str, windows: list[Window], parts: list[dict[str, Any]], meter: Meter,
                      idle_watts: float | None) -> dict[str, Any]:
-        entry = _phase_entry(Phase(direction, "switches", _not_stepped), windows, meter, 0.0, 0, idle_watts)
+        entry = phase_entry(Phase(direction, "switches", _not_stepped), windows, meter, 0.0, 0, idle_watts)
         entry["warmup"] = {"seconds": 0.0, "steps": 0,
                            "note": "none: every repeat is a measured switch; the first is the first of the process"}
         for i, (window, part) in enumerate(zip(entry["windows"], parts)):

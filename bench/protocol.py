@@ -109,7 +109,7 @@ def measure_phase(
             )
         windows.append(window)
         progress(len(windows), protocol.windows)
-    return _phase_entry(phase, windows, meter, warmup_seconds, warmup_steps, idle_watts)
+    return phase_entry(phase, windows, meter, warmup_seconds, warmup_steps, idle_watts)
 
 
 def _warm_up(phase: Phase, device: Device, warmup_s: float, clock: Callable[[], float]) -> tuple[float, int, float]:
@@ -148,7 +148,7 @@ def _measure_window(
     )
 
 
-def _phase_entry(
+def phase_entry(
     phase: Phase,
     windows: list[Window],
     meter: Meter,
