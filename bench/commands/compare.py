@@ -263,7 +263,12 @@ def report(
     inputs_file: Path | None, model_class: str | None, card_prices: tuple[str, ...], with_asics: bool,
     preset: str | None, out_path: Path, months: int | None,
 ) -> int:
-    """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs."""
+    """Write a self-contained HTML report (table, plots, energy sources, market inputs) and PNGs.
+
+    \b
+    Examples:
+      bench report results/ --out report.html
+      bench report results/ --with-asics --months 36 --out report.html"""
     from bench import __version__
     from bench import report as reporting
     from bench.economics.horizon import months_checked
