@@ -245,3 +245,19 @@ def test_a_killed_slurm_rank_leaves_the_other_rank_file_and_a_partial_fleet(tmp_
     assert row["kind"] == "fleet" and row["partial"] and row["ranks"] == 2
     assert row["fleet"]["ranks_present"] == [0]
     assert any(note.startswith("rank 1 ") for note in row["notes"])
+
+
+def test_bench_economics_prices_a_launchs_rank_files_as_one_fleet(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.commands.economics import economics
+    from bench.storage import write_atomic
+
+    for rank in (0, 1):
+        write_atomic(tmp_path / f"r{rank}.json", rank_doc(rank, created_utc=f"2026-01-01T00:00:0{rank}Z"))
+    paths = [str(tmp_path / "r0.json"), str(tmp_path / "r1.json")]
+    result = CliRunner().invoke(economics, [*paths, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    mine = [r for r in rows if r["workload"] == "mine"]
+    assert len(mine) == 1 and "2 ranks' sum" in " ".join(mine[0]["notes"])

@@ -120,7 +120,7 @@ def economics(
     """
     from bench import economics as econ
     from bench import market
-    from bench.compare import Loaded, merge_devices
+    from bench.compare import Loaded, fleet, merge_devices
     from bench.commands.compare import parse_card_prices
     from bench.economics.horizon import months_checked
     from bench.economics.verdict import verdict_lines
@@ -141,17 +141,23 @@ def economics(
 
         sweep_args = parse_sweep(sweep_spec)  # bad specs fail before any work
 
-    devices = [merge_devices([Loaded(str(path), read_result(path))])[0] for path in results]
+    # Each file is its own device (two runs of one card are priced apart), but the rank files of
+    # one launch (torchrun, srun) are one fleet, priced as its ranks' sum.
+    singles, ranks = fleet.split([Loaded(str(path), read_result(path)) for path in results])
+    devices = [merge_devices([item])[0] for item in singles] + fleet.merge_fleets(ranks)
     prices = parse_card_prices(card_prices, devices) if card_prices else {}
     rows: list[Any] = []
     not_priced: list[str] = []
     seen: set[str] = set()
-    for path, device in zip(results, devices):
+    for device in devices:
         price = prices.get(device.slug, card_usd)
-        file_rows = econ.rows_for_device(device, scenario, card_usd=price, infer_pricing=ai_pricing)
+        if isinstance(device, fleet.FleetRuns):
+            file_rows = fleet.economics_rows(device, scenario, card_usd=price)
+        else:
+            file_rows = econ.rows_for_device(device, scenario, card_usd=price, infer_pricing=ai_pricing)
         not_priced += econ.unpriced(device, scenario, infer_pricing=ai_pricing)
         if any(row.name in seen for row in file_rows):  # the same device in two files
-            file_rows = [_renamed(row, f"[{path.stem}]") for row in file_rows]
+            file_rows = [_renamed(row, f"[{Path(device.paths[0]).stem}]") for row in file_rows]
         seen.update(row.name for row in file_rows)
         rows += file_rows
     rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd,
