@@ -277,9 +277,16 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("interrupted", err=True)
-        code = 130
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+        import signal
+
+        from bench.termination import Terminated
+
+        # SIGTERM and SIGHUP exit as their signal (143, 129), Ctrl-C as SIGINT (130)
+        cause = exc if isinstance(exc, Terminated) else exc.__cause__  # click wraps it in Abort
+        signum = cause.signum if isinstance(cause, Terminated) else 2
+        click.echo(f"interrupted by {signal.Signals(signum).name}: nothing unfinished was saved", err=True)
+        code = 128 + signum
     except Exception as exc:  # a bug, not bad input: still one line unless asked for the traceback
         if os.environ.get("JOULEBENCH_DEBUG"):
             raise

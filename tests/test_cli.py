@@ -150,3 +150,17 @@ def test_json_is_the_alias_of_format_json_and_contradicting_them_is_refused(caps
 def test_every_help_shows_an_example(capsys, command):
     code, out, _ = _bench(capsys, command, "--help")
     assert code == 0 and "Example" in out and f"bench {command} " in out.split("Example", 1)[1]
+
+
+def test_a_command_stopped_by_sigterm_exits_143_not_130(capsys, monkeypatch):
+    import signal
+
+    from bench import report_run
+    from bench.termination import Terminated
+
+    def stopped():
+        raise Terminated(signal.SIGTERM)
+
+    monkeypatch.setattr(report_run, "device_listing", stopped)
+    code, _, err = _bench(capsys, "devices")
+    assert code == 143 and err.strip() == "interrupted by SIGTERM: nothing unfinished was saved"
