@@ -244,7 +244,7 @@ def _draw(plt: Any, result: SweepResult, path: Path) -> None:
                 ax.annotate(f"flip {crossing.value:.4g}", (crossing.value, crossing.usd_per_kwh),
                             textcoords="offset points", xytext=(5, 5), fontsize=8, color="red")
         if log_scale:
-            from bench.report.plots import plain_log_ticks
+            from bench.report.axes import plain_log_ticks
 
             ax.set_yscale("log")
             plain_log_ticks(ax.yaxis)

@@ -20,7 +20,7 @@ from bench import cli as cli_module  # noqa: E402
 from bench import report  # noqa: E402
 from bench.commands.compare import report as report_command  # noqa: E402
 from bench.compare import Loaded, build_comparison, merge_devices  # noqa: E402
-from bench.report import plots  # noqa: E402
+from bench.report import axes, plots  # noqa: E402
 from bench.report.page import energy_sources  # noqa: E402
 from bench.results import parse_result  # noqa: E402
 from bench.errors import BenchError  # noqa: E402
@@ -210,19 +210,19 @@ def test_the_verdict_opens_the_page_one_line_per_device(tmp_path):
     (2, "$2"), (0.05, "$0.05"), (0.143, "$0.143"), (1e-6, "$0.000001"), (-0.1, "-$0.1"), (0, "$0"),
 ])
 def test_dollar_tick_labels_are_plain(value, label):
-    assert plots.usd_label(value) == label
+    assert axes.usd_label(value) == label
 
 
 @pytest.mark.parametrize("value, label", [
     (5e10, "50 G"), (2.05e7, "20.5 M"), (4.2e5, "420 k"), (30, "30"), (0.9, "0.9"), (1e12, "1 T"),
 ])
 def test_si_tick_labels_are_plain(value, label):
-    assert plots.si_label(value) == label
+    assert axes.si_label(value) == label
 
 
 def test_no_tick_formatter_writes_e_notation():
     values = [10.0 ** k * m for k in range(-9, 16) for m in (1, 2.5, 5)]
-    for label in (plots.usd_label, plots.si_label, plots.plain_number):
+    for label in (axes.usd_label, axes.si_label, axes.plain_number):
         assert not [v for v in values if "e" in label(v).lower().replace("$", "")], label
 
 
@@ -258,12 +258,12 @@ def test_the_flip_is_marked_on_a_dollar_axis(monkeypatch):
     assert all(t.lstrip("-").startswith("$") for t in tick_texts(revenue_ax.yaxis) + tick_texts(profit_ax.yaxis))
     texts = [t.get_text() for t in revenue_ax.texts]
     gpu = next(c for c in curves if c.device == "GPU One")
-    assert f"GPU One flip {plots.usd_label(gpu.crossover_btc_usd)}" in texts
+    assert f"GPU One flip {axes.usd_label(gpu.crossover_btc_usd)}" in texts
     assert any(line.get_label().startswith("power cost $0.1/kWh") for line in revenue_ax.lines)
     assert any(line.get_label() == "scenario BTC price $95k" for line in revenue_ax.lines)
     # the profit panel: a zero-profit price within the plotted prices is annotated in dollars
     odd = next(c for c in curves if c.device == "Odd Three")
-    assert f"Odd Three break-even {plots.usd_label(odd.zero_profit_btc_usd)}" in [t.get_text() for t in profit_ax.texts]
+    assert f"Odd Three break-even {axes.usd_label(odd.zero_profit_btc_usd)}" in [t.get_text() for t in profit_ax.texts]
 
 
 def test_datasheet_asics_are_bars_labelled_and_styled_apart(monkeypatch):

@@ -67,7 +67,10 @@ class _NvmlMeter(RunningTotalMeter):
         }
 
     def _describe(self) -> dict[str, Any]:
-        return {"gpu": self.snapshot, "covers": "the whole GPU board, as NVML reports it"}
+        # Which board it reads; the board's state (clocks, limits, temperature) is the device
+        # section's `nvml` snapshot, written once.
+        board = {k: self.snapshot[k] for k in ("name", "uuid", "nvml_index", "cuda_index") if k in self.snapshot}
+        return {"gpu": board, "covers": "the whole GPU board, as NVML reports it"}
 
     def close(self) -> None:
         self.gpu.close()

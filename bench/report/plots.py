@@ -7,50 +7,18 @@ e-notation: a reader should see $50k and 50 G, not 5e+04 and 5e+10."""
 
 from __future__ import annotations
 
-import functools
-import io
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from bench.compare import Comparison, DeviceRuns
 from bench.energy import EnergyKind
 from bench.report import WORKLOAD_TITLES, HorizonSeries, Plot, RevenueCurve
 from bench.units import si
-
-
-def _new_figure(width: float = 7.5, height: float = 4.8):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def _plain_text(plot: Callable[..., Plot]) -> Callable[..., Plot]:
-    """Draw with mathtext off: device names and other data are drawn as written, never parsed
-    (a name holding "$...$" would otherwise be typeset, or crash the renderer)."""
-
-    @functools.wraps(plot)
-    def wrapper(*args: Any, **kwargs: Any) -> Plot:
-        import matplotlib
-
-        with matplotlib.rc_context({"text.parse_math": False}):
-            return plot(*args, **kwargs)
-
-    return wrapper
-
-
-def _marker_face(energy_kind: str, color: Any) -> Any:
-    # Filled marks are measured; hollow marks are estimates, so an estimate never looks measured.
-    return color if energy_kind == EnergyKind.MEASURED else "none"
+from bench.report.axes import (
+    _colors, _formatter, _joules_per_terahash_axis, _log_if_wide, _marker_face, _new_figure, _plain_text, _png,
+    _si_ticks, _symlog_if_wide, si_label, usd_label,
+)
 
 
 @_plain_text
@@ -348,125 +316,3 @@ def plot_cumulative_profit(horizons: Sequence[HorizonSeries], months: int) -> Pl
         "month cumulative profit first reaches zero (payback). The number in the legend: the total at the end."
     )
     return Plot("horizon", title, _png(figure), caption, "; ".join(notes))
-
-
-def _joules_per_terahash_axis(ax) -> None:
-    # J/TH = 1e12 / (hashes/J): the same bar heights on the scale miners quote, decreasing upward.
-    import numpy as np
-
-    def invert(values):
-        values = np.asarray(values, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(values > 0, 1e12 / np.where(values > 0, values, 1.0), np.inf)
-
-    secondary = ax.secondary_yaxis("right", functions=(invert, invert))
-    secondary.set_ylabel("joules per terahash (lower is better)", fontsize=8)
-    from matplotlib.ticker import LogLocator, NullFormatter
-
-    secondary.yaxis.set_major_locator(LogLocator(base=10))
-    secondary.yaxis.set_minor_formatter(NullFormatter())
-    secondary.yaxis.set_major_formatter(_formatter(si_label))
-    secondary.tick_params(labelsize=7)
-
-
-def _log_if_wide(ax, axis: str, values: Sequence[float], label: Callable[[float], str] | None = None) -> bool:
-    # Devices differ by orders of magnitude (a CPU against an ASIC): a linear axis would hide most of them.
-    positive = [v for v in values if v and v > 0]
-    if len(positive) >= 2 and max(positive) / min(positive) > 30:
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-        plain_log_ticks(ax.xaxis if axis == "x" else ax.yaxis, label or si_label)
-        return True
-    return False
-
-
-def _symlog_if_wide(ax, values: Sequence[float], linear_to: float | None) -> None:
-    # Profit runs from minus the power cost (a CPU mining) to tens of dollars (AI work): linear up to
-    # about a kWh's price, log beyond, so a few cents of loss and dollars of profit both stay readable.
-    finite = [v for v in values if math.isfinite(v)]
-    nonzero = [abs(v) for v in finite if v]
-    if not finite:
-        return
-    top, bottom = max(finite), min(finite)
-    if linear_to and nonzero and max(nonzero) / linear_to > 30:
-        from matplotlib.ticker import NullFormatter
-
-        ax.set_yscale("symlog", linthresh=linear_to, linscale=1.5)
-        ax.yaxis.set_minor_formatter(NullFormatter())
-        # headroom in the log part, so a flat line at the top is not drawn on the frame
-        ax.set_ylim(bottom * 1.5 if bottom < 0 else bottom / 1.5, top * 2 if top > 0 else top / 2)
-    else:
-        pad = 0.08 * ((top - bottom) or abs(top) or 1.0)
-        ax.set_ylim(bottom - pad, top + pad)
-
-
-def plain_log_ticks(axis, label: Callable[[float], str] | None = None) -> None:
-    """Log-axis tick labels without mathtext (the plots draw with it off) and without e-notation:
-    ``label`` writes each (default: a plain decimal, 0.0001 or 1,000,000)."""
-    from matplotlib.ticker import NullFormatter
-
-    axis.set_major_formatter(_formatter(label or plain_number))
-    axis.set_minor_formatter(NullFormatter())
-
-
-def _si_ticks(axis) -> None:
-    axis.set_major_formatter(_formatter(si_label))
-
-
-def _formatter(label: Callable[[float], str]):
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda value, _: label(value))
-
-
-_TICK_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-_MONEY_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
-
-
-def _digits(value: float, significant: int = 3) -> str:
-    """A positive number in fixed point, ``significant`` digits, trailing zeros dropped: 0.05, 150, 1.25."""
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
-    decimals = max(0, significant - 1 - math.floor(math.log10(value)))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def usd_label(value: float) -> str:
-    """A dollar tick label: $50k, $100k, $1.5M, $2, $0.05, -$0.1; never e-notation."""
-    if value == 0:
-        return "$0"
-    sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    for scale, suffix in _MONEY_SUFFIXES:
-        if magnitude >= scale * 0.9995:  # 999,999.9 reads $1M, not $1000k
-            return f"{sign}${_digits(magnitude / scale)}{suffix}"
-    return f"{sign}${_digits(magnitude)}"
-
-
-def si_label(value: float) -> str:
-    """A tick label with an SI prefix: 50 G, 20.5 M, 400 k, 30, 0.9; never e-notation."""
-    if value == 0:
-        return "0"
-    sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    for scale, prefix in _TICK_PREFIXES:
-        if magnitude >= scale * 0.9995:
-            return f"{sign}{_digits(magnitude / scale)} {prefix}"
-    return f"{sign}{_digits(magnitude)}"
-
-
-def plain_number(value: float) -> str:
-    """A plain decimal: 0.0001, 12.5, 1,000,000; never e-notation."""
-    if value == 0:
-        return "0"
-    sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    if magnitude >= 1000:
-        return f"{sign}{magnitude:,.0f}"
-    return f"{sign}{_digits(magnitude)}"
-
-
-def _colors(n: int) -> list[Any]:
-    from matplotlib import colormaps
-
-    palette = colormaps["tab10"]
-    return [palette(i % 10) for i in range(n)]
-
-
