@@ -36,7 +36,10 @@ def rows_for_device(
     idle_note = () if device.idle_watts is not None else ("no idle baseline in the result: idle hours drawn as 0 W",)
     rate = market.gpu_hour_usd(scenario, device.name, device.kind)
     rental: dict[str, Any] = {"gpu_hour_usd": rate.value if rate else None}
-    rental_note = (f"rented at the {rate.source.split(':')[0]} rate" if rate else "",)
+    rental_note: tuple[str, ...] = ()
+    if rate is not None:
+        whose = "the rate given" if rate.source.startswith("user") else f"the {rate.source.split(':')[0]} list rate"
+        rental_note = (f"rented at ${rate.value:g}/GPU-hour, {whose}",)
     if "mine" in figures:
         mine = figures["mine"]
         rows["mine"] = mining_row(
@@ -46,7 +49,7 @@ def rows_for_device(
     if "infer" in figures and (infer_pricing == "tokens" or rate is not None):
         infer = figures["infer"]
         output_tokens_per_s, watts, prompt_per_output = _request_mix(infer)
-        notes = (*idle_note, *(_model_class_notes(infer.config, scenario) if infer_pricing == "tokens" else ()))
+        notes = (*idle_note, *(_model_class_notes(infer.config, scenario) if infer_pricing == "tokens" else rental_note))
         rows["infer"] = ai_row(
             f"{device.name} infer", output_tokens_per_s, watts, scenario, workload="infer",
             pricing=infer_pricing, source=infer.energy_kind, source_detail=infer.energy_source, notes=notes,
