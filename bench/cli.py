@@ -132,7 +132,7 @@ def run(
     names = list(dict.fromkeys(workload_names)) or list(workload_names_known())
     check_options(names, options)
     # Every option is checked before anything is measured.
-    workloads = [make_workload(name, preset, device.kind, options) for name in names]
+    workloads = [make_workload(name, preset, device, options) for name in names]
     if power_limit is not None:  # one whole run per cap, the original limit restored after (bench/power_limit.py)
         from bench import power_limit as capping
 

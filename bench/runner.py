@@ -72,7 +72,7 @@ def measure_workload(
     try:
         progress(workload.name, "building", 0, 0)  # a build can take many seconds: the progress line says so
         t0 = clock()
-        build = workload.build(device)
+        build = workload.build()
         device.synchronize()
         build_seconds = clock() - t0
         phases = []

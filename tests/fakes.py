@@ -96,7 +96,7 @@ class FakeWorkload:
     def source_files(self) -> list[Path]:
         return [Path(__file__)]
 
-    def build(self, device: Device) -> BuildInfo:
+    def build(self) -> BuildInfo:
         self.clock.sleep(self.build_s)
         if self.fail_in == "build":
             raise RuntimeError("build broke")

@@ -22,7 +22,7 @@ class Spinner:
         return {}
     def source_files(self):
         return []
-    def build(self, device):
+    def build(self):
         return BuildInfo([Phase("spin", "spins", self.step, headline=True)])
     def step(self):
         deadline = time.process_time() + 0.02

@@ -53,7 +53,7 @@ class _Spinner:
     def source_files(self):
         return [__file__]
 
-    def build(self, device):
+    def build(self):
         return BuildInfo([Phase("sleep", "naps", self.step, headline=True)])
 
     def step(self):

@@ -1,6 +1,7 @@
 import pytest
 
 from bench import devices
+from bench.devices import Device
 from bench.errors import BenchError
 
 
@@ -129,8 +130,8 @@ def test_mine_on_cuda_is_refused_before_measuring_but_infer_is_not(toolchain, mo
 
     toolchain.libs = set()
     with pytest.raises(BenchError, match="CUDA mining needs NVVM"):
-        make_workload("mine", "quick", "cuda", WorkloadOptions())
-    assert make_workload("infer", "quick", "cuda", WorkloadOptions()).name == "infer"
+        make_workload("mine", "quick", Device("cuda", 0, "test GPU"), WorkloadOptions())
+    assert make_workload("infer", "quick", Device("cuda", 0, "test GPU"), WorkloadOptions()).name == "infer"
 
 
 def test_bench_devices_json_lists_the_compiler_pieces(toolchain, capsys):

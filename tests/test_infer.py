@@ -14,6 +14,7 @@ from bench.workloads.torch_build import is_out_of_memory, largest_fitting_batch
 from kernels.transformer import SHAPES, build_model
 
 CPU = Device("cpu", None, "test CPU")
+GPU = Device("cuda", 0, "test GPU")
 
 
 def full_recompute_greedy(model, prompts: torch.Tensor, new_tokens: int) -> torch.Tensor:
@@ -45,16 +46,16 @@ def test_cached_decode_ids_equal_full_recompute_ids(name):
 def test_prefill_in_row_chunks_gives_the_same_ids_as_one_chunk():
     def generate(chunk_tokens: int) -> torch.Tensor:
         work = InferWorkload("tiny", batch_size=5, prompt_tokens=10, output_tokens=6, dtype="float64",
-                             prefill_chunk_tokens=chunk_tokens, init_std=0.3)
-        work.build(CPU)
+                             prefill_chunk_tokens=chunk_tokens, init_std=0.3, device=CPU)
+        work.build()
         return work._reference_ids
 
     assert torch.equal(generate(20), generate(8192))  # 2 rows a chunk, then all 5 at once
 
 
 def test_workload_phases_count_prompt_and_output_tokens_and_check_passes():
-    work = InferWorkload("tiny", batch_size=3, prompt_tokens=10, output_tokens=6, dtype="float32")
-    build = work.build(CPU)
+    work = InferWorkload("tiny", batch_size=3, prompt_tokens=10, output_tokens=6, dtype="float32", device=CPU)
+    build = work.build()
     assert [p.name for p in build.phases] == ["prefill", "decode"]
     assert [p.headline for p in build.phases] == [False, True]
     assert [p.unit for p in build.phases] == ["tokens", "tokens"]
@@ -74,8 +75,8 @@ def test_workload_phases_count_prompt_and_output_tokens_and_check_passes():
 
 
 def test_check_fails_when_the_cache_loses_a_position():
-    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=6, dtype="float32", init_std=0.3)
-    work.build(CPU)
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=6, dtype="float32", init_std=0.3, device=CPU)
+    work.build()
     decoder = work._decoder
     first_layer_cache = decoder.model.layers[0].attn.kv_cache
 
@@ -89,19 +90,19 @@ def test_check_fails_when_the_cache_loses_a_position():
 
 
 def test_check_fails_when_decode_output_changes_between_runs():
-    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32")
-    work.build(CPU)
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32", device=CPU)
+    work.build()
     work._reference_ids[1, 2] += 1  # as if a later decode had produced another id
     with pytest.raises(WorkloadCheckFailed, match="not deterministic"):
         work.check()
 
 
 def test_preset_defaults_depend_on_device_kind():
-    cpu = InferWorkload.for_preset("quick", "cpu")
-    cuda = InferWorkload.for_preset("standard", "cuda")
+    cpu = InferWorkload.for_preset("quick", CPU)
+    cuda = InferWorkload.for_preset("standard", GPU)
     assert cpu.config()["dtype"] == "float32" and cpu.config()["model"]["name"] == "gpt2-124m"
     assert cuda.config()["dtype"] == "bfloat16" and cuda.config()["model"]["name"] == "llama-8b"
-    custom = InferWorkload.for_preset("quick", "cpu", model="tiny", batch_size=4, prompt_tokens=7,
+    custom = InferWorkload.for_preset("quick", CPU, model="tiny", batch_size=4, prompt_tokens=7,
                                       output_tokens=3, dtype="bf16")
     assert (custom.batch_size, custom.prompt_tokens, custom.output_tokens) == (4, 7, 3)
     assert custom.config()["dtype"] == "bfloat16"
@@ -120,25 +121,25 @@ def test_preset_defaults_depend_on_device_kind():
 )
 def test_bad_options_are_refused_in_one_line(options, message):
     with pytest.raises(BenchError, match=message) as caught:
-        InferWorkload.for_preset("quick", "cpu", **options)
+        InferWorkload.for_preset("quick", CPU, **options)
     assert "\n" not in str(caught.value)
 
 
 def test_unknown_preset_is_refused():
     with pytest.raises(BenchError, match="unknown preset 'fast'"):
-        InferWorkload.for_preset("fast", "cpu")
+        InferWorkload.for_preset("fast", CPU)
 
 
 def test_a_run_too_big_for_host_memory_is_refused_before_allocating(monkeypatch):
     import psutil
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=8 * 2**30))
-    work = InferWorkload("llama-8b", batch_size=1, prompt_tokens=16, output_tokens=16, dtype="float32")
+    work = InferWorkload("llama-8b", batch_size=1, prompt_tokens=16, output_tokens=16, dtype="float32", device=CPU)
     with pytest.raises(BenchError, match=r"llama-8b .* needs about 3\d\.\d GiB; this machine has 8\.0 GiB"):
-        work.build(CPU)
+        work.build()
     with pytest.raises(BenchError, match="needs about"):  # and already when the CLI configures it
-        InferWorkload.for_preset("quick", "cpu", model="llama-8b")
-    assert InferWorkload.for_preset("quick", "cpu", model="gpt2-124m").cfg.name == "gpt2-124m"
+        InferWorkload.for_preset("quick", CPU, model="llama-8b")
+    assert InferWorkload.for_preset("quick", CPU, model="gpt2-124m").cfg.name == "gpt2-124m"
 
 
 def test_largest_fitting_batch_finds_the_limit_within_a_sixteenth():
@@ -171,7 +172,7 @@ def test_batch_search_measures_the_compiled_decode_too(monkeypatch):
     from bench.workloads import torch_build
     from bench.workloads.infer import bucketed_step
 
-    work = InferWorkload("tiny", batch_size=8, prompt_tokens=8, output_tokens=6, dtype="float32")
+    work = InferWorkload("tiny", batch_size=8, prompt_tokens=8, output_tokens=6, dtype="float32", device=CPU)
     work._model = build_model(work.cfg, "cpu", torch.float32, seed=0, max_positions=14).eval()
     prompts = torch.randint(0, work.cfg.vocab_size, (8, 8), generator=torch.Generator().manual_seed(1))
     compiled_batches = []
@@ -214,8 +215,8 @@ def test_compiled_fixed_shape_decode_gives_the_eager_ids():
     """The fixed-shape decode is what CUDA runs under CUDA graphs; here it compiles for the CPU."""
     def reference_ids(decode_mode: str) -> torch.Tensor:
         work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=6, dtype="float64",
-                             decode_mode=decode_mode, init_std=0.3)
-        details = work.build(CPU).details
+                             decode_mode=decode_mode, init_std=0.3, device=CPU)
+        details = work.build().details
         assert details["decode"]["mode"] == decode_mode
         work.check()
         return work._reference_ids
@@ -234,8 +235,8 @@ class FakeCuda:
 
 def _built_tiny(decode_mode: str = "eager") -> InferWorkload:
     work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float64",
-                         decode_mode=decode_mode)
-    work.build(CPU)
+                         decode_mode=decode_mode, device=CPU)
+    work.build()
     return work
 
 

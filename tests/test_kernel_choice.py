@@ -160,14 +160,14 @@ def _workload(winner, tmp_path, variant=None):
     def choose(threads, variant):
         return sha256d_choice.choose(threads, variant=variant, directory=tmp_path, measure=_rates(winner))
 
-    return MineWorkload.for_preset("quick", "cpu", threads=1, variant=variant, choose=choose)
+    return MineWorkload.for_preset("quick", CPU, threads=1, variant=variant, choose=choose)
 
 
 @pytest.mark.parametrize("winner", sha256d_cpu.available_variants())
 def test_mine_build_runs_the_measured_winner_and_records_every_candidate(tmp_path, winner):
     workload = _workload(winner, tmp_path)
     assert workload.config()["variant"] == "auto"
-    build = workload.build(CPU)
+    build = workload.build()
     assert build.details["variant"] == winner
     choice = build.details["choice"]
     assert choice["chosen"] == winner and choice["threads"] == 1
@@ -179,14 +179,14 @@ def test_mine_build_runs_the_measured_winner_and_records_every_candidate(tmp_pat
 def test_mine_build_honours_a_forced_variant(tmp_path):
     workload = _workload("sha-ni", tmp_path, variant="simd")
     assert workload.config()["variant"] == "simd"
-    build = workload.build(CPU)
+    build = workload.build()
     assert build.details["variant"] == "simd" and build.details["choice"]["source"] == "forced"
 
 
 def test_mine_refuses_a_variant_the_cpu_lacks_before_building(monkeypatch):
     _without_sha(monkeypatch)
     with pytest.raises(BenchError, match="--kernel sha-ni: variant 'sha-ni' needs a CPU with the SHA extensions"):
-        MineWorkload.for_preset("quick", "cpu", variant="sha-ni")
+        MineWorkload.for_preset("quick", CPU, variant="sha-ni")
 
 
 def test_bench_run_kernel_the_cpu_lacks_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):

@@ -159,7 +159,7 @@ def test_throttling_seen_by_the_meter_is_kept_per_window_and_flagged_on_the_phas
 
 def test_an_unthrottled_phase_says_so():
     clock = FakeClock()
-    entry = runner.measure_phase(FakeWorkload(clock).build(None).phases[0], CPU, FakeMeter(clock), QUICK,
+    entry = runner.measure_phase(FakeWorkload(clock).build().phases[0], CPU, FakeMeter(clock), QUICK,
                                  key="k", clock=clock)
     assert entry["throttled"] == []
 
@@ -190,7 +190,7 @@ def test_quick_windows_do_not_fail_by_chance_against_a_jittery_clock():
     for seed in range(200):
         clock = FakeClock()
         meter = FakeMeter(clock, min_window_s=QUICK.window_s)
-        phase = _JitteryWorkload(clock, seed).build(None).phases[0]
+        phase = _JitteryWorkload(clock, seed).build().phases[0]
         entry = runner.measure_phase(phase, CPU, meter, QUICK, key="k", clock=clock)
         assert all(w["seconds"] >= meter.min_window_s for w in entry["windows"])
 

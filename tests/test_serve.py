@@ -120,7 +120,7 @@ def test_gap_mining_holds_a_request_at_most_one_chunk(chunk_s) -> None:
 
 def test_rate_and_utilization_together_are_refused() -> None:
     with pytest.raises(BenchError, match="choose one"):
-        ServeWorkload.for_preset("quick", "cpu", model="tiny", rate_per_s=2.0, utilization=0.5)
+        ServeWorkload.for_preset("quick", CPU, model="tiny", rate_per_s=2.0, utilization=0.5)
 
 
 @pytest.mark.slow

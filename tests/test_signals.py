@@ -31,7 +31,7 @@ class Spinner:
         return {}
     def source_files(self):
         return []  # run with -c: no source file to hash
-    def build(self, device):
+    def build(self):
         return BuildInfo([Phase("spin", "spins", self.step, headline=True)])
     def step(self):
         if self.forever:

@@ -16,18 +16,18 @@ from bench.workloads.switch import DIRECTIONS, PARTS, SwitchWorkload
 
 # Short steady states: the switches themselves are what is measured, at the size they have.
 FAST = Protocol("quick", warmup_s=0.05, window_s=1.0, windows=2, idle_s=0.1)
+CPU = Device("cpu", None, cpu_name())
 
 
 def _switch(repeats: int = 2) -> SwitchWorkload:
-    return SwitchWorkload.for_preset("quick", "cpu", model="tiny", threads=1, repeats=repeats, output_tokens=4)
+    return SwitchWorkload.for_preset("quick", CPU, model="tiny", threads=1, repeats=repeats, output_tokens=4)
 
 
 @pytest.mark.slow  # ~8 s alone: the kernel choice is measured and torch and numba load
 def test_each_repeat_is_a_window_of_both_directions_split_into_its_parts() -> None:
-    device = Device("cpu", None, cpu_name())
-    meter = select_meter(device)
+    meter = select_meter(CPU)
     try:
-        entry = _switch().measure(device, meter, FAST, idle_watts=0.0)
+        entry = _switch().measure(meter, FAST, idle_watts=0.0)
     finally:
         meter.close()
     assert [p["name"] for p in entry["phases"]] == list(DIRECTIONS)
@@ -66,4 +66,4 @@ def test_switch_and_serve_are_their_own_commands_not_bench_run_workloads() -> No
 
 def test_bad_repeats_is_a_one_line_error() -> None:
     with pytest.raises(BenchError, match="repeats must be a positive integer"):
-        SwitchWorkload.for_preset("quick", "cpu", model="tiny", repeats=0)
+        SwitchWorkload.for_preset("quick", CPU, model="tiny", repeats=0)

@@ -16,12 +16,12 @@ from tests.fakes import CPU, FakeClock, FakeMeter, FakeWorkload
 
 
 @pytest.mark.parametrize("make", [
-    lambda: InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32"),
-    lambda: TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32"),
+    lambda: InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32", device=CPU),
+    lambda: TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32", device=CPU),
 ], ids=["infer", "train"])
 def test_release_frees_the_model_and_what_hangs_off_it(make):
     work = make()
-    work.build(CPU)
+    work.build()
     model = work._model if isinstance(work, InferWorkload) else work._trainer.model
     cache = model.layers[0].attn.kv_cache if isinstance(work, InferWorkload) else None
     refs = [weakref.ref(model)] + ([weakref.ref(cache.k)] if cache is not None else [])
@@ -38,9 +38,9 @@ class _Holding(FakeWorkload):
     held: object = None
     closed: bool = False
 
-    def build(self, device):
+    def build(self):
         self.held = bytearray(1 << 20)
-        return super().build(device)
+        return super().build()
 
     def close(self) -> None:
         self.held, self.closed = None, True
@@ -83,8 +83,8 @@ def test_release_frees_a_model_that_a_compiled_decode_captured():
 
     import torch
 
-    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32")
-    work.build(CPU)
+    work = InferWorkload("tiny", batch_size=2, prompt_tokens=8, output_tokens=4, dtype="float32", device=CPU)
+    work.build()
     decoder = work._decoder
     decoder.step_logits = bucketed_step(decoder, torch.compile(work._model.decode_static, backend=CompileCounter(),
                                                                fullgraph=True, dynamic=False))

@@ -14,6 +14,7 @@ from bench.workloads.train import Trainer, TrainWorkload
 from kernels.transformer import SHAPES, build_model
 
 CPU = Device("cpu", None, "test CPU")
+GPU = Device("cuda", 0, "test GPU")
 
 
 def counting_batches(vocab: int, seq_len: int, count: int, seed: int) -> list[torch.Tensor]:
@@ -45,8 +46,8 @@ def test_random_tokens_cannot_be_learned_so_loss_stays_near_uniform():
 
 
 def test_train_phase_counts_batch_times_seq_len_tokens_and_check_reports_finite_loss():
-    work = TrainWorkload("tiny", batch_size=3, seq_len=16, dtype="float32")
-    build = work.build(CPU)
+    work = TrainWorkload("tiny", batch_size=3, seq_len=16, dtype="float32", device=CPU)
+    build = work.build()
     (phase,) = build.phases
     assert (phase.name, phase.unit, phase.headline) == ("train", "tokens", True)
     assert phase.step() == 3 * 16
@@ -56,8 +57,8 @@ def test_train_phase_counts_batch_times_seq_len_tokens_and_check_reports_finite_
 
 
 def test_check_fails_when_the_loss_is_not_finite():
-    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32")
-    build = work.build(CPU)
+    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32", device=CPU)
+    build = work.build()
     with torch.no_grad():
         work._trainer.model.norm.weight.fill_(float("nan"))
     build.phases[0].step()
@@ -66,8 +67,8 @@ def test_check_fails_when_the_loss_is_not_finite():
 
 
 def test_mfu_on_cpu_is_against_a_measured_peak_and_says_so():
-    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32")
-    build = work.build(CPU)
+    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32", device=CPU)
+    build = work.build()
     measured = build.details["measured_peak"]
     assert measured["shape"] == [1024, 1024, 1024] and measured["dtype"] == "float32"
     assert measured["repeats"] >= 1 and measured["seconds"] < 1.0  # 0.2 s of repeats plus one GEMM
@@ -98,7 +99,7 @@ def test_a_device_in_the_peak_table_measures_nothing():
 
 
 def test_mfu_divides_model_flops_by_the_table_peak_for_the_dtype():
-    work = TrainWorkload("gpt2-124m", batch_size=16, seq_len=1024, dtype="bfloat16")
+    work = TrainWorkload("gpt2-124m", batch_size=16, seq_len=1024, dtype="bfloat16", device=CPU)
     work._device_name = "NVIDIA H100 80GB HBM3"
     tokens_per_s = 400_000.0
     figures = work._figures(tokens_per_s)
@@ -136,12 +137,12 @@ def test_peak_table_matches_device_names_word_by_word(device_name, dtype, peak):
 )
 def test_bad_train_options_are_refused_in_one_line(options, message):
     with pytest.raises(BenchError, match=message):
-        TrainWorkload.for_preset("quick", "cpu", **options)
+        TrainWorkload.for_preset("quick", CPU, **options)
 
 
 def test_train_preset_defaults():
-    assert TrainWorkload.for_preset("quick", "cpu").config()["dtype"] == "float32"
-    cuda = TrainWorkload.for_preset("standard", "cuda").config()
+    assert TrainWorkload.for_preset("quick", CPU).config()["dtype"] == "float32"
+    cuda = TrainWorkload.for_preset("standard", GPU).config()
     assert cuda["dtype"] == "bfloat16" and cuda["model"]["name"] == "gpt2-124m"
 
 
@@ -153,8 +154,8 @@ class FakeCuda:
 
 
 def test_auto_training_step_falls_back_to_eager_when_compiling_fails(monkeypatch):
-    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32")
-    work.build(CPU)
+    work = TrainWorkload("tiny", batch_size=2, seq_len=8, dtype="float32", device=CPU)
+    work.build()
 
     def failing_compile(model, **options):
         def compiled(*args):
@@ -175,5 +176,5 @@ def test_training_too_big_for_host_memory_is_refused_when_configured(monkeypatch
 
     monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=16 * 2**30))
     with pytest.raises(BenchError, match=r"training llama-1b .* needs about 18\.\d GiB; this machine has 16\.0 GiB"):
-        TrainWorkload.for_preset("quick", "cpu", model="llama-1b", seq_len=64)
-    assert TrainWorkload.for_preset("quick", "cpu", model="gpt2-124m").cfg.name == "gpt2-124m"
+        TrainWorkload.for_preset("quick", CPU, model="llama-1b", seq_len=64)
+    assert TrainWorkload.for_preset("quick", CPU, model="gpt2-124m").cfg.name == "gpt2-124m"

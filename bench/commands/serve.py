@@ -30,12 +30,12 @@ def serve(device_spec: str, preset: str, out_dir: str, threads: int | None, kern
     from bench.workloads.serve import ServeWorkload
 
     def make(device):
-        return ServeWorkload.for_preset(preset, device.kind, model=model, dtype=dtype, rate_per_s=rate_per_s,
+        return ServeWorkload.for_preset(preset, device, model=model, dtype=dtype, rate_per_s=rate_per_s,
                                         utilization=utilization, seconds=seconds, mine_idle=mine_idle,
                                         chunk_ms=chunk_ms, slots=slots, seed=seed, threads=threads, kernel=kernel)
 
-    def measure(workload, device, meter, protocol, idle_watts):
-        return workload.measure(device, meter, protocol, idle_watts=idle_watts)
+    def measure(workload, meter, protocol, idle_watts):
+        return workload.measure(meter, protocol, idle_watts=idle_watts)
 
     document, path, result = single_workload_run(
         device_spec, preset, out_dir, dict(cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command),

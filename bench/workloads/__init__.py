@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Sequence, Callable
 
+from bench.devices import Device
 from bench.errors import BenchError
 from bench.workloads.base import BuildInfo, Phase, Workload
 
@@ -57,7 +58,7 @@ class WorkloadKind:
     # any device, a token only for the same model. Other settings are a device's tuning.
     work_defining_config: tuple[str, ...]
     options: tuple[str, ...]  # the WorkloadOptions fields this kind reads
-    build: Callable[[str, str, WorkloadOptions], Workload]  # (preset, device kind, options)
+    build: Callable[[str, Device, WorkloadOptions], Workload]  # (preset, device, options)
     # False: measured by its own command (bench switch, bench serve), not offered by ``bench run``.
     in_run: bool = True
     # True: one unit is the same work whatever code measured it under whatever preset (a hash is one
@@ -66,46 +67,46 @@ class WorkloadKind:
     unit_fixed_by_protocol: bool = False
 
 
-def _mine(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def _mine(preset: str, device: Device, options: WorkloadOptions) -> Workload:
     from bench.workloads.mine import MineWorkload
 
-    if device_kind == "cuda":  # before anything is measured: the kernel cannot compile without them
+    if device.kind == "cuda":  # before anything is measured: the kernel cannot compile without them
         from bench.devices import require_cuda_compiler
 
         require_cuda_compiler()
-    return MineWorkload.for_preset(preset, device_kind, threads=options.threads, variant=options.kernel)
+    return MineWorkload.for_preset(preset, device, threads=options.threads, variant=options.kernel)
 
 
-def _infer(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def _infer(preset: str, device: Device, options: WorkloadOptions) -> Workload:
     from bench.workloads.infer import InferWorkload
 
     return InferWorkload.for_preset(
-        preset, device_kind, model=options.model, batch_size=options.batch_size,
+        preset, device, model=options.model, batch_size=options.batch_size,
         prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens, dtype=options.dtype,
     )
 
 
-def _train(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def _train(preset: str, device: Device, options: WorkloadOptions) -> Workload:
     from bench.workloads.train import TrainWorkload
 
     return TrainWorkload.for_preset(
-        preset, device_kind, model=options.model, batch_size=options.train_batch_size,
+        preset, device, model=options.model, batch_size=options.train_batch_size,
         seq_len=options.train_seq_len, dtype=options.dtype,
     )
 
 
-def _switch(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def _switch(preset: str, device: Device, options: WorkloadOptions) -> Workload:
     from bench.workloads.switch import SwitchWorkload
 
-    return SwitchWorkload.for_preset(preset, device_kind, threads=options.threads, kernel=options.kernel,
+    return SwitchWorkload.for_preset(preset, device, threads=options.threads, kernel=options.kernel,
                                      model=options.model, dtype=options.dtype, batch_size=options.batch_size,
                                      prompt_tokens=options.prompt_tokens, output_tokens=options.output_tokens)
 
 
-def _serve(preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def _serve(preset: str, device: Device, options: WorkloadOptions) -> Workload:
     from bench.workloads.serve import ServeWorkload
 
-    return ServeWorkload.for_preset(preset, device_kind, model=options.model, dtype=options.dtype,
+    return ServeWorkload.for_preset(preset, device, model=options.model, dtype=options.dtype,
                                     threads=options.threads, kernel=options.kernel)
 
 
@@ -156,6 +157,6 @@ def check_options(workload_names: Sequence[str], options: WorkloadOptions) -> No
                              f"{', '.join(workload_names)}: leave it out or add --workload {takers[0] if takers else ''}")
 
 
-def make_workload(name: str, preset: str, device_kind: str, options: WorkloadOptions) -> Workload:
+def make_workload(name: str, preset: str, device: Device, options: WorkloadOptions) -> Workload:
     """Configure one workload; bad options raise BenchError before anything is measured."""
-    return kind(name).build(preset, device_kind, options)
+    return kind(name).build(preset, device, options)

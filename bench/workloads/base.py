@@ -46,8 +46,9 @@ class Workload(Protocol):
     def source_files(self) -> list[Path]:
         """Files whose contents define the work; their hash says which code produced a result."""
 
-    def build(self, device: "Device") -> BuildInfo:  # noqa: F821 - bench.devices.Device
-        """Compile and allocate for ``device``; the runner times this as build time."""
+    def build(self) -> BuildInfo:
+        """Compile and allocate on the device the workload was configured for (it is given the
+        device once, when made); the runner times this as build time."""
 
     def check(self) -> dict[str, Any]:
         """Self-check after measuring; raise WorkloadCheckFailed on a wrong result."""

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import torch
 
+from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.workloads import torch_build
 from bench.workloads.base import BuildInfo, Phase
@@ -136,7 +137,7 @@ class InferWorkload:
 
     def __init__(self, model: str, batch_size: int, prompt_tokens: int, output_tokens: int, dtype: str,
                  decode_mode: str = "auto", seed: int = 0, prefill_chunk_tokens: int = 8192,
-                 init_std: float = 0.02):
+                 init_std: float = 0.02, *, device: Device):
         check_positive(batch_size=batch_size, prompt_tokens=prompt_tokens, output_tokens=output_tokens,
                        prefill_chunk_tokens=prefill_chunk_tokens)
         self.cfg: ModelConfig = shape(model)
@@ -151,6 +152,7 @@ class InferWorkload:
         self.batch_size, self.prompt_tokens, self.output_tokens = batch_size, prompt_tokens, output_tokens
         self.decode_mode, self.seed, self.prefill_chunk_tokens = decode_mode, seed, prefill_chunk_tokens
         self.init_std = init_std
+        self.device = device
         self._model: Transformer | None = None
         self._decoder: GreedyDecoder | None = None
         self._reference_ids: torch.Tensor | None = None
@@ -158,9 +160,10 @@ class InferWorkload:
         self._measured_peak: peaks.MeasuredPeak | None = None  # where the peak table has no figure
 
     @classmethod
-    def for_preset(cls, preset: str, device_kind: str, *, model: str | None = None, batch_size: int | None = None,
+    def for_preset(cls, preset: str, device: Device, *, model: str | None = None, batch_size: int | None = None,
                    prompt_tokens: int | None = None, output_tokens: int | None = None,
                    dtype: str | None = None) -> "InferWorkload":
+        device_kind = device.kind
         check_preset(preset, device_kind)
         default_model, default_batch, default_prompt, default_output = DEFAULTS[(preset, device_kind)]
         work = cls(
@@ -169,6 +172,7 @@ class InferWorkload:
             prompt_tokens=default_prompt if prompt_tokens is None else prompt_tokens,
             output_tokens=default_output if output_tokens is None else output_tokens,
             dtype=default_dtype(device_kind) if dtype is None else dtype,
+            device=device,
         )
         if device_kind == "cpu":  # host memory is known now: refuse before anything is measured
             check_memory(work.cfg, work.dtype, work.batch_size, work.prompt_tokens + work.output_tokens,
@@ -193,7 +197,8 @@ class InferWorkload:
         return [here / "infer.py", here / "torch_build.py", kernels / "transformer.py", kernels / "peaks.py"]
 
     # -- build -------------------------------------------------------------------------------
-    def build(self, device) -> BuildInfo:
+    def build(self) -> BuildInfo:
+        device = self.device
         torch_device = torch.device(device.torch_device)
         self._device_name = device.name
         details: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.workloads.base import BuildInfo, Phase, check_preset
 from kernels import sha256d
@@ -90,9 +91,10 @@ def share_target_for(nonces_per_step: int, shares_per_step: float = SHARES_PER_S
 class MineWorkload:
     name = "mine"
 
-    def __init__(self, config: MineConfig, *, choose: Callable[..., Any] | None = None):
+    def __init__(self, config: MineConfig, device: Device, *, choose: Callable[..., Any] | None = None):
         """``choose(threads, variant=...) -> sha256d_choice.Choice`` replaces the measured choice (tests)."""
         self._config = config
+        self._device = device
         self._choose = choose
         self._variant = config.variant  # the CPU variant that runs, once build has chosen it
         self._scanner = None  # CudaScanner once built on CUDA
@@ -105,11 +107,13 @@ class MineWorkload:
 
     @classmethod
     def for_preset(
-        cls, preset: str, device_kind: str, *, threads: int | None = None, variant: str | None = None,
+        cls, preset: str, device: Device, *, threads: int | None = None, variant: str | None = None,
         choose: Callable[..., Any] | None = None,
     ) -> "MineWorkload":
-        """``variant``: the CPU kernel, "auto" (default: the fastest here, measured at build),
-        "sha-ni" or "simd"; one this CPU cannot run is refused here, before anything runs."""
+        """Mining on ``device``. ``variant``: the CPU kernel, "auto" (default: the fastest here,
+        measured at build), "sha-ni" or "simd"; one this CPU cannot run is refused here, before
+        anything runs."""
+        device_kind = device.kind
         check_preset(preset, device_kind)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0):
             raise BenchError(f"threads must be a positive integer, got {threads!r}")
@@ -119,7 +123,7 @@ class MineWorkload:
             if threads is not None or variant is not None:
                 raise BenchError("threads and kernel variant apply to mining on the CPU only, not on CUDA")
             nonces = CUDA_NONCES_PER_STEP
-            return cls(MineConfig(device_kind, None, nonces, share_target_for(nonces)))
+            return cls(MineConfig(device_kind, None, nonces, share_target_for(nonces)), device)
         from kernels import sha256d_cpu
 
         if variant is not None:
@@ -129,7 +133,8 @@ class MineWorkload:
                 raise BenchError(f"mine: --kernel {variant}: {exc}") from None
         threads = threads or sha256d_cpu.default_threads()
         nonces = CPU_NONCES_PER_THREAD * threads
-        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant or "auto"), choose=choose)
+        return cls(MineConfig(device_kind, threads, nonces, share_target_for(nonces), variant or "auto"), device,
+                   choose=choose)
 
     def config(self) -> dict[str, Any]:
         return self._config.to_dict()
@@ -138,9 +143,8 @@ class MineWorkload:
         kernels = Path(sha256d.__file__).parent
         return [Path(__file__), *(kernels / name for name in ("sha256d.py", "sha256_rounds.py", "sha256_ni.py", "sha256d_cpu.py", "sha256d_cuda.py"))]
 
-    def build(self, device) -> BuildInfo:
-        if device.kind != self._config.device_kind:
-            raise BenchError(f"mine workload configured for {self._config.device_kind}, asked to build on {device.kind}")
+    def build(self) -> BuildInfo:
+        device = self._device
         if device.kind == "cuda":
             from numba import cuda
 

@@ -66,18 +66,20 @@ def _positive(name: str, value: float | None, upper: float | None = None) -> Non
 class ServeWorkload:
     name = "serve"
 
-    def __init__(self, config: ServeConfig, infer: InferWorkload):
+    def __init__(self, config: ServeConfig, infer: InferWorkload, device: Device):
         self._config = config
+        self._device = device
         self._infer = infer  # model, lengths and dtype, checked; the model is built here, not by infer
         self._rate_basis: dict[str, Any] = {}
         self._miner: MineWorkload | None = None
         self._decode_check: dict[str, Any] = {}
 
     @classmethod
-    def for_preset(cls, preset: str, device_kind: str, *, model: str | None = None, dtype: str | None = None,
+    def for_preset(cls, preset: str, device: Device, *, model: str | None = None, dtype: str | None = None,
                    rate_per_s: float | None = None, utilization: float | None = None, seconds: float | None = None,
                    mine_idle: bool = False, chunk_ms: float = DEFAULT_CHUNK_MS, slots: int | None = None,
                    seed: int = 0, threads: int | None = None, kernel: str | None = None) -> "ServeWorkload":
+        device_kind = device.kind
         check_preset(preset, device_kind)
         if rate_per_s is not None and utilization is not None:
             raise BenchError("--rate and --utilization both given: choose one way to set the load")
@@ -85,19 +87,19 @@ class ServeWorkload:
         _positive("--utilization", utilization, upper=1.0)
         _positive("--seconds", seconds)
         _positive("--chunk-ms", chunk_ms)
-        infer = InferWorkload.for_preset(preset, device_kind, model=model, dtype=dtype)
+        infer = InferWorkload.for_preset(preset, device, model=model, dtype=dtype)
         slots = slots or max(infer.batch_size, MIN_SLOTS)
         if utilization is None and rate_per_s is None:
             utilization = DEFAULT_UTILIZATION
         if mine_idle:  # refused here, not after the first pass
-            MineWorkload.for_preset(preset, device_kind, threads=threads, variant=kernel)
+            MineWorkload.for_preset(preset, device, threads=threads, variant=kernel)
             if device_kind == "cuda":
                 from bench.devices import require_cuda_compiler
 
                 require_cuda_compiler()
         config = ServeConfig(preset, device_kind, rate_per_s, utilization, seconds or SECONDS[preset], mine_idle,
                              chunk_ms, slots, seed, threads, kernel)
-        return cls(config, infer)
+        return cls(config, infer, device)
 
     def config(self) -> dict[str, Any]:
         infer = self._infer.config()
@@ -118,9 +120,12 @@ class ServeWorkload:
         return [Path(__file__), Path(serving.__file__), here / "mine.py", *self._infer.source_files()]
 
     # -- measurement ---------------------------------------------------------------------------
-    def measure(self, device: Device, meter: Meter, protocol: Protocol, *, idle_watts: float | None,
+    def measure(self, meter: Meter, protocol: Protocol, *, idle_watts: float | None,
                 clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+        """Both passes of the trace on the workload's device; its entry for the result document."""
         from bench import serving
+
+        device = self._device
         from bench.runner import HEADLINE_FIELDS, source_sha256
 
         t0 = clock()
@@ -234,8 +239,8 @@ class ServeWorkload:
         variant = "cuda" if device.kind == "cuda" else (config.kernel or "auto")
 
         def miner(nonces: int) -> tuple[MineWorkload, dict[str, Any]]:
-            work = MineWorkload(MineConfig(device.kind, threads, nonces, share_target_for(nonces), variant))
-            return work, work.build(device).details
+            work = MineWorkload(MineConfig(device.kind, threads, nonces, share_target_for(nonces), variant), device)
+            return work, work.build().details
 
         probe_nonces = 2**26 if device.kind == "cuda" else 2**16 * threads
         probe, _ = miner(probe_nonces)

@@ -70,17 +70,19 @@ class SwitchConfig:
 class SwitchWorkload:
     name = "switch"
 
-    def __init__(self, config: SwitchConfig, mine: Callable[[], MineWorkload], infer: InferWorkload):
+    def __init__(self, config: SwitchConfig, mine: Callable[[], MineWorkload], infer: InferWorkload, device: Device):
         self._config = config
+        self._device = device
         self._new_miner = mine  # a fresh miner for each infer-to-mine switch
         self._infer = infer  # its settings (model, batch, lengths, dtype), checked; never built as a whole
         self._miner_config = mine().config()
 
     @classmethod
-    def for_preset(cls, preset: str, device_kind: str, *, threads: int | None = None, kernel: str | None = None,
+    def for_preset(cls, preset: str, device: Device, *, threads: int | None = None, kernel: str | None = None,
                    model: str | None = None, dtype: str | None = None, batch_size: int | None = None,
                    prompt_tokens: int | None = None, output_tokens: int | None = None,
                    repeats: int | None = None, choose: Callable[..., Any] | None = None) -> "SwitchWorkload":
+        device_kind = device.kind
         check_preset(preset, device_kind)
         from bench.protocol import protocol_for
 
@@ -91,11 +93,11 @@ class SwitchWorkload:
             from bench.devices import require_cuda_compiler
 
             require_cuda_compiler()
-        infer = InferWorkload.for_preset(preset, device_kind, model=model, dtype=dtype, batch_size=batch_size,
+        infer = InferWorkload.for_preset(preset, device, model=model, dtype=dtype, batch_size=batch_size,
                                          prompt_tokens=prompt_tokens, output_tokens=output_tokens)
-        mine = lambda: MineWorkload.for_preset(preset, device_kind, threads=threads, variant=kernel,  # noqa: E731
+        mine = lambda: MineWorkload.for_preset(preset, device, threads=threads, variant=kernel,  # noqa: E731
                                                choose=choose)
-        return cls(SwitchConfig(preset, device_kind, threads, kernel, repeats), mine, infer)
+        return cls(SwitchConfig(preset, device_kind, threads, kernel, repeats), mine, infer, device)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -110,9 +112,10 @@ class SwitchWorkload:
         return [Path(__file__), *self._new_miner().source_files(), *self._infer.source_files()]
 
     # -- measurement ---------------------------------------------------------------------------
-    def measure(self, device: Device, meter: Meter, protocol: Protocol, *, idle_watts: float | None,
+    def measure(self, meter: Meter, protocol: Protocol, *, idle_watts: float | None,
                 clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
-        """Every repeat of both directions; the workload entry for the result document."""
+        """Every repeat of both directions on the workload's device; its entry for the result document."""
+        device = self._device
         import torch
         import torch._dynamo  # noqa: F401 - imported once here, so no switch times its first import (~3 s)
 
@@ -182,7 +185,7 @@ class SwitchWorkload:
 
     def _build_miner(self, device: Device):
         miner = self._new_miner()
-        return miner, miner.build(device)
+        return miner, miner.build()
 
     def _steady_mining(self, miner: MineWorkload, device: Device, seconds: float, clock: Callable[[], float]) -> None:
         start, steps = clock(), 0

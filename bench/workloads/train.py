@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from bench.devices import Device
 from bench.errors import BenchError, WorkloadCheckFailed
 from bench.workloads import torch_build
 from bench.workloads.base import BuildInfo, Phase
@@ -89,7 +90,7 @@ class TrainWorkload:
     name = "train"
 
     def __init__(self, model: str, batch_size: int, seq_len: int, dtype: str, compile_mode: str = "auto",
-                 seed: int = 0, lr: float = 3e-4):
+                 seed: int = 0, lr: float = 3e-4, *, device: Device):
         check_positive(batch_size=batch_size, seq_len=seq_len)
         self.cfg: ModelConfig = shape(model)
         self.dtype = parse_dtype(dtype)
@@ -100,13 +101,15 @@ class TrainWorkload:
         torch_build.check_step_form("compile mode", compile_mode)
         self.batch_size, self.seq_len = batch_size, seq_len
         self.compile_mode, self.seed, self.lr = compile_mode, seed, lr
+        self.device = device
         self._trainer: Trainer | None = None
         self._device_name = ""
         self._measured_peak: peaks.MeasuredPeak | None = None  # where the peak table has no figure
 
     @classmethod
-    def for_preset(cls, preset: str, device_kind: str, *, model: str | None = None, batch_size: int | None = None,
+    def for_preset(cls, preset: str, device: Device, *, model: str | None = None, batch_size: int | None = None,
                    seq_len: int | None = None, dtype: str | None = None) -> "TrainWorkload":
+        device_kind = device.kind
         check_preset(preset, device_kind)
         default_model, default_batch, default_seq = DEFAULTS[(preset, device_kind)]
         work = cls(
@@ -114,6 +117,7 @@ class TrainWorkload:
             batch_size=default_batch if batch_size is None else batch_size,
             seq_len=default_seq if seq_len is None else seq_len,
             dtype=default_dtype(device_kind) if dtype is None else dtype,
+            device=device,
         )
         if device_kind == "cpu":  # host memory is known now: refuse before anything is measured
             check_train_memory(work.cfg, work.batch_size, work.seq_len, "cpu", torch.device("cpu"))
@@ -136,7 +140,8 @@ class TrainWorkload:
         here, kernels = Path(__file__).parent, Path(peaks.__file__).parent
         return [here / "train.py", here / "torch_build.py", kernels / "transformer.py", kernels / "peaks.py"]
 
-    def build(self, device) -> BuildInfo:
+    def build(self) -> BuildInfo:
+        device = self.device
         torch_device = torch.device(device.torch_device)
         self._device_name = device.name
         check_train_memory(self.cfg, self.batch_size, self.seq_len, device.kind, torch_device)

@@ -30,8 +30,8 @@ def main() -> None:
     scanner = sha256d_cuda.CudaScanner(capacity=2)
     nonces, tops = scanner.candidates(sha256d.kernel_inputs(bytes.fromhex(header_hex)), start, 40, np.uint32(0xFFFFFFFF))
     # The mine workload's CUDA path, with steps of 64 nonces and about 8 shares a step.
-    workload = MineWorkload(MineConfig("cuda", None, 64, share_target_for(64, 8)))
-    build = workload.build(Device("cuda", 0, "CUDA simulator"))
+    workload = MineWorkload(MineConfig("cuda", None, 64, share_target_for(64, 8)), Device("cuda", 0, "CUDA simulator"))
+    build = workload.build()
     hashes = sum(build.phases[0].step() for _ in range(2))
     print(
         json.dumps(
