@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-_SI = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+SI_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _SI_SMALL = ((1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
 
 
@@ -22,7 +22,7 @@ def si(value: float | None, digits: int = 3) -> str:
     7.41e10 -> '74.1 G', 5.02 -> '5.02 '; '-' for none."""
     if value is None or not math.isfinite(value):
         return "-"
-    for scale, prefix in _SI:
+    for scale, prefix in SI_PREFIXES:
         if abs(value) >= scale:
             return f"{_digits(value / scale, digits)} {prefix}"
     if value == 0 or abs(value) >= 0.1:
@@ -30,7 +30,7 @@ def si(value: float | None, digits: int = 3) -> str:
     for scale, prefix in _SI_SMALL:
         if abs(value) >= scale:
             return f"{_digits(value / scale, digits)} {prefix}"
-    return f"{_plain_decimals(value, digits)} "
+    return f"{plain_decimals(value, digits)} "
 
 
 def _digits(value: float, digits: int) -> str:
@@ -39,8 +39,11 @@ def _digits(value: float, digits: int) -> str:
     return text if "e" not in text else f"{value:.0f}"
 
 
-def _plain_decimals(value: float, digits: int) -> str:
-    """A small number as plain decimals with ``digits`` significant digits: 1.1e-06 -> 0.0000011."""
+def plain_decimals(value: float, digits: int = 3) -> str:
+    """A number as plain decimals with ``digits`` significant digits, trailing zeros dropped:
+    1.1e-06 -> 0.0000011, 150, 1.25."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
     decimals = min(15, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
     text = f"{value:.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -60,7 +63,7 @@ def fmt(value: float | None, *, money: bool = False) -> str:
     elif magnitude == 0 or magnitude >= 0.01:
         text = _digits(magnitude, 3)
     else:
-        text = _plain_decimals(magnitude, 2)
+        text = plain_decimals(magnitude, 2)
     return ("-" if value < 0 else "") + ("$" if money else "") + text
 
 

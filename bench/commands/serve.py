@@ -34,12 +34,9 @@ def serve(device_spec: str, preset: str, out_dir: str, threads: int | None, kern
                                         utilization=utilization, seconds=seconds, mine_idle=mine_idle,
                                         chunk_ms=chunk_ms, slots=slots, seed=seed, threads=threads, kernel=kernel)
 
-    def measure(workload, meter, protocol, idle_watts):
-        return workload.measure(meter, protocol, idle_watts=idle_watts)
-
     document, path, result = single_workload_run(
         device_spec, preset, out_dir, dict(cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command),
-        make, measure)
+        make)
     entry = document["workloads"][0]
     for phase in entry.get("phases", []):
         d = phase["derived"]

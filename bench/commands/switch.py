@@ -41,10 +41,10 @@ def meter_options(function: Callable) -> Callable:
 
 def single_workload_run(
     device_spec: str, preset: str, out_dir: str, meter_inputs: dict[str, Any],
-    make: Callable[[Any], Any], measure: Callable[[Any, Any, Any, float | None], dict[str, Any]],
+    make: Callable[[Any], Any],
 ) -> tuple[dict[str, Any], Path, Any]:
     """Resolve the device, make the workload for it, pick the meter, measure the idle baseline, then
-    ``measure(workload, meter, protocol, idle_watts)``; save the document. Returns (document, path, Result)."""
+    the workload (its own ``measure``); save the document. Returns (document, path, Result)."""
     from bench import fingerprint, runner, storage, termination
     from bench.cli import _writable_dir
     from bench.devices import resolve_device
@@ -66,7 +66,7 @@ def single_workload_run(
                    f"energy: {document['meter'].get('label', meter.name)}", err=True)
         document["idle"] = runner.measure_idle(meter, device, protocol.idle_s)
         try:
-            entry = measure(workload, meter, protocol, document["idle"]["watts"])
+            entry = workload.measure(meter, protocol, idle_watts=document["idle"]["watts"])
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # recorded in the file, as the runner records a failed workload
@@ -114,12 +114,9 @@ def switch(device_spec: str, preset: str, out_dir: str, threads: int | None, ker
                                          batch_size=batch_size, prompt_tokens=prompt_tokens,
                                          output_tokens=output_tokens, repeats=repeats)
 
-    def measure(workload, meter, protocol, idle_watts):
-        return workload.measure(meter, protocol, idle_watts=idle_watts)
-
     document, path, _result = single_workload_run(
         device_spec, preset, out_dir, dict(cpu_tdp_watts=cpu_tdp_watts, watts=watts, watts_command=watts_command),
-        make, measure)
+        make)
     entry = document["workloads"][0]
     for phase in entry.get("phases", []):
         d = phase["derived"]

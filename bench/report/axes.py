@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 from bench.energy import EnergyKind
 from bench.report import Plot
+from bench.units import SI_PREFIXES, plain_decimals
 
 
 def _new_figure(width: float = 7.5, height: float = 4.8):
@@ -115,17 +116,7 @@ def _formatter(label: Callable[[float], str]):
     return FuncFormatter(lambda value, _: label(value))
 
 
-_TICK_PREFIXES = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 _MONEY_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
-
-
-def _digits(value: float, significant: int = 3) -> str:
-    """A positive number in fixed point, ``significant`` digits, trailing zeros dropped: 0.05, 150, 1.25."""
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
-    decimals = max(0, significant - 1 - math.floor(math.log10(value)))
-    text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def usd_label(value: float) -> str:
@@ -135,8 +126,8 @@ def usd_label(value: float) -> str:
     sign, magnitude = ("-" if value < 0 else ""), abs(value)
     for scale, suffix in _MONEY_SUFFIXES:
         if magnitude >= scale * 0.9995:  # 999,999.9 reads $1M, not $1000k
-            return f"{sign}${_digits(magnitude / scale)}{suffix}"
-    return f"{sign}${_digits(magnitude)}"
+            return f"{sign}${plain_decimals(magnitude / scale)}{suffix}"
+    return f"{sign}${plain_decimals(magnitude)}"
 
 
 def si_label(value: float) -> str:
@@ -144,10 +135,10 @@ def si_label(value: float) -> str:
     if value == 0:
         return "0"
     sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    for scale, prefix in _TICK_PREFIXES:
+    for scale, prefix in SI_PREFIXES:
         if magnitude >= scale * 0.9995:
-            return f"{sign}{_digits(magnitude / scale)} {prefix}"
-    return f"{sign}{_digits(magnitude)}"
+            return f"{sign}{plain_decimals(magnitude / scale)} {prefix}"
+    return f"{sign}{plain_decimals(magnitude)}"
 
 
 def plain_number(value: float) -> str:
@@ -157,7 +148,7 @@ def plain_number(value: float) -> str:
     sign, magnitude = ("-" if value < 0 else ""), abs(value)
     if magnitude >= 1000:
         return f"{sign}{magnitude:,.0f}"
-    return f"{sign}{_digits(magnitude)}"
+    return f"{sign}{plain_decimals(magnitude)}"
 
 
 def _colors(n: int) -> list[Any]:
