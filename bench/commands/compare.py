@@ -29,7 +29,6 @@ from bench.energy import EnergyKind
 from bench.errors import BenchError
 from bench.formats import asics_option, format_option
 
-FORMATS = ("table", "json", "csv", "markdown")
 # BTC prices the report's revenue plot spans, as multiples of the scenario's price.
 SWEEP_FROM, SWEEP_TO = 0.05, 3.0
 # A device's flip price further out than this multiple is named in the legend, not plotted to.

@@ -134,7 +134,7 @@ def merge_devices(loaded: Sequence[Loaded]) -> list[DeviceRuns]:
         if len(clusters) == 1:
             out.append(_merge_device(slug, clusters[0]))
             continue
-        for cluster, why in clusters_with_reasons(clusters):
+        for cluster, why in _clusters_with_reasons(clusters):
             first = cluster[0].result
             when = (first.created_utc or "undated")[:16].replace("T", " ")
             out.append(_merge_device(
@@ -157,7 +157,7 @@ def _mergeable_clusters(items: list[Loaded]) -> list[list[Loaded]]:
     return clusters
 
 
-def clusters_with_reasons(clusters: list[list[Loaded]]) -> list[tuple[list[Loaded], str]]:
+def _clusters_with_reasons(clusters: list[list[Loaded]]) -> list[tuple[list[Loaded], str]]:
     """Each group with why it differs from the newest group (clusters come newest first)."""
     newest = clusters[0][0]
     out = []
