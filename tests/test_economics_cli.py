@@ -187,8 +187,8 @@ def test_months_give_every_row_a_horizon_and_each_device_a_switch(tmp_path):
                                   "cumulative_profit_usd", "subsidy_btc", "difficulty", "btc_usd"}
     [switch] = document["switch"]
     assert switch["device"] == "NVIDIA H100 80GB HBM3" and len(switch["horizon"]["months"]) == 18
-    # (1,050,000 - 931,680) blocks / 144 a day = 821.7 days after 2026-01-12
-    assert document["rows"][0]["horizon"]["halving_date"] == "2028-04-12"
+    # (1,050,000 - 931,968) blocks / 144 a day = 819.7 days after 2026-01-12
+    assert document["rows"][0]["horizon"]["halving_date"] == "2028-04-10"
 
 
 def test_the_decision_comes_first_one_line_per_device(tmp_path):
