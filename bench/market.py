@@ -98,6 +98,7 @@ class Scenario:
     values: dict[str, MarketValue]
     model_class: str = "8B"  # the model size class usd_per_million_tokens is a price for
     published_hashprice: MarketValue | None = None  # the index value for this date, to check against
+    published_btc_hashprice: MarketValue | None = None  # the same index in BTC, where it is published
 
     def get(self, key: str) -> float:
         try:
@@ -222,12 +223,14 @@ def parse_catalog(document: Any, where: str = _DATA_FILE) -> _Catalog:
         if missing:
             raise BenchError(f"{here} lacks {', '.join(missing)}")
         published = raw.get("published_hashprice")
+        published_btc = raw.get("published_btc_hashprice")
         scenarios[name] = Scenario(
             name=name,
             description=str(raw.get("description", "")),
             values={k: values[k] for k in KEYS if k in values},
             model_class=str(raw.get("model_class", "8B")),
             published_hashprice=_market_value("hashprice", published, here) if published else None,
+            published_btc_hashprice=_market_value("btc_hashprice", published_btc, here) if published_btc else None,
         )
     default = document.get("default_scenario")
     if default not in scenarios:

@@ -189,3 +189,14 @@ def test_results_of_several_presets_are_rows_grouped_by_preset_and_one_can_be_ch
     assert [row["device"] for row in json.loads(out)["rows"]] == ["Card A"]
     code, _, err = bench(capsys, "compare", str(tmp_path), "--preset", "long")
     assert code == 2 and "--preset long: no result of that preset" in err
+
+
+def test_the_report_lists_the_published_index_in_usd_and_btc_as_checks_not_inputs():
+    from bench.commands.compare import market_inputs
+    from bench.market import load_scenario
+
+    rows = {row.name: row for row in market_inputs(load_scenario("2026-01"))}
+    assert rows["published hashprice (a check, not an input)"].value == "39.53 USD/PH/s/day"
+    assert rows["published BTC hashprice (a check, not an input)"].value == "0.00043143 BTC/PH/s/day"
+    assert "published BTC hashprice (a check, not an input)" not in {
+        row.name for row in market_inputs(load_scenario("2026-02"))}  # no BTC figure was published for it

@@ -179,11 +179,10 @@ def test_scenario_hashprice_is_within_1_percent_of_the_published_index_for_its_d
     # the roundup's quoted $91,132) and its 144-block fee window (the scenarios carry a week's fees).
     scenario = load_scenario(name)
     assert rel(econ.scenario_hashprice_usd_per_phs_day(scenario), published_usd) < 0.01
-    btc_hashprice = econ.hashprice_usd_per_phs_day(1.0, scenario.get("difficulty"), scenario.get("subsidy_btc"),
-                                                   scenario.get("fees_btc_per_block"))
-    assert rel(btc_hashprice, published_btc) < 0.002
-    # The data file carries the same published figure, shown to users beside the computed one.
+    assert rel(econ.scenario_hashprice_btc_per_phs_day(scenario), published_btc) < 0.002
+    # The data file carries the same published figures, shown to users beside the computed ones.
     assert scenario.published_hashprice.value == published_usd
+    assert scenario.published_btc_hashprice.value == published_btc
 
 
 # --- bad inputs ------------------------------------------------------------------------------------
@@ -381,7 +380,8 @@ def test_render_table_shows_every_row_the_scenario_and_the_notes():
     for row in rows:
         assert row.name in text
     assert "scenario 2025-11" in text and "H100" in text  # the training row's note
-    assert "published hashprice for 2025-11-03: $43.33" in text
+    assert "published hashprice for 2025-11-03: $43.33/PH/s/day and 0.00040577 BTC" in text
+    assert "computed from these inputs: $43.37 and 0.00040553 BTC" in " ".join(text.split())
 
 
 @pytest.mark.parametrize("value, text", [
@@ -412,3 +412,5 @@ def test_every_shipped_scenario_reproduces_its_published_hashprice_or_says_it_is
         assert "constructed" in scenario.description
     else:
         assert rel(econ.scenario_hashprice_usd_per_phs_day(scenario), scenario.published_hashprice.value) < 0.01
+    if scenario.published_btc_hashprice is not None:
+        assert rel(econ.scenario_hashprice_btc_per_phs_day(scenario), scenario.published_btc_hashprice.value) < 0.002

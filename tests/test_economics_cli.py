@@ -40,6 +40,21 @@ def test_json_has_rows_and_every_input_with_its_source():
     assert document["scenario"]["name"] == "2026-01"
 
 
+def test_json_puts_the_published_index_in_usd_and_btc_beside_the_computed_figures():
+    document = run_json("--hashrate", "1e12", "--watts", "20", "--no-asics")
+    assert document["published_hashprice"]["value"] == 39.53
+    assert document["published_btc_hashprice"] == {
+        "value": 0.00043143, "unit": "BTC/PH/s/day", "date": "2026-01-12",
+        "source": document["published_btc_hashprice"]["source"]}
+    assert document["hashprice_btc_per_phs_day"] == pytest.approx(0.00043143, rel=0.002)
+    # USD = BTC figure x the scenario's price, so the two computed figures never disagree.
+    assert document["hashprice_usd_per_phs_day"] == pytest.approx(document["hashprice_btc_per_phs_day"] * 91132)
+    # A changed input moves the computed figures, never the published ones.
+    moved = run_json("--set", "difficulty=73.235e12", "--hashrate", "1e12", "--watts", "20", "--no-asics")
+    assert moved["hashprice_btc_per_phs_day"] == pytest.approx(2 * document["hashprice_btc_per_phs_day"])
+    assert moved["published_btc_hashprice"] == document["published_btc_hashprice"]
+
+
 def test_set_and_scenario_reach_the_inputs_and_the_numbers():
     base = run_json("--scenario", "2025-11", "--hashrate", "1e12", "--watts", "20", "--no-asics")
     doubled = run_json("--scenario", "2025-11", "--set", "btc_usd=213870", "--hashrate", "1e12", "--watts", "20",

@@ -311,6 +311,10 @@ def market_inputs(scenario: Any) -> list[Any]:
         published = scenario.published_hashprice
         out.append(MarketInput("published hashprice (a check, not an input)", f"{published.value:g} {published.unit}",
                                published.date, published.source))
+    if scenario.published_btc_hashprice is not None:
+        published = scenario.published_btc_hashprice
+        out.append(MarketInput("published BTC hashprice (a check, not an input)",
+                               f"{published.value:g} {published.unit}", published.date, published.source))
     return out
 
 

@@ -186,6 +186,9 @@ def economics(
             "verdict": verdict,
             "hashprice_usd_per_phs_day": econ.scenario_hashprice_usd_per_phs_day(scenario),
             "published_hashprice": scenario.published_hashprice.to_dict() if scenario.published_hashprice else None,
+            "hashprice_btc_per_phs_day": econ.scenario_hashprice_btc_per_phs_day(scenario),
+            "published_btc_hashprice": (scenario.published_btc_hashprice.to_dict()
+                                        if scenario.published_btc_hashprice else None),
             "rows": [row.to_dict() for row in rows],
             "not_priced": not_priced,
             "inputs": scenario.inputs_dict(),

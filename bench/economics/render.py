@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bench.economics.rows import WATTS_PER_KILOWATT, EconomicsRow, scenario_hashprice_usd_per_phs_day
+from bench.economics.rows import (
+    WATTS_PER_KILOWATT, EconomicsRow, scenario_hashprice_btc_per_phs_day, scenario_hashprice_usd_per_phs_day,
+)
 from bench.market import Scenario
 from bench.units import fmt, si
 
@@ -104,10 +106,13 @@ def render_inputs(scenario: Scenario) -> Table:
     for key, value in scenario.values.items():
         table.add_row(*(escape(cell) for cell in (key, f"{value.value:g}", value.unit, value.date, value.source)))
     if scenario.published_hashprice is not None:
-        published = scenario.published_hashprice
-        table.caption = escape(f"published hashprice for {published.date}: ${published.value:g}/PH/s/day "
-                         f"({published.source}); computed from these inputs: "
-                         f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}")
+        published, in_btc = scenario.published_hashprice, scenario.published_btc_hashprice
+        computed = f"${scenario_hashprice_usd_per_phs_day(scenario):.2f}"
+        if in_btc is not None:
+            computed += f" and {scenario_hashprice_btc_per_phs_day(scenario):.8f} BTC"
+        table.caption = escape(f"published hashprice for {published.date}: ${published.value:g}/PH/s/day"
+                               + (f" and {in_btc.value:g} BTC" if in_btc is not None else "")
+                               + f" ({published.source}); computed from these inputs: {computed}")
         table.caption_justify = "left"
     return table
 

@@ -116,10 +116,13 @@ def hashprice_usd_per_phs_day(btc_usd: float, difficulty: float, subsidy_btc: fl
 
 
 def scenario_hashprice_usd_per_phs_day(scenario: Scenario) -> float:
-    return hashprice_usd_per_phs_day(
-        scenario.get("btc_usd"), scenario.get("difficulty"), scenario.get("subsidy_btc"),
-        scenario.get("fees_btc_per_block"),
-    )
+    return scenario.get("btc_usd") * scenario_hashprice_btc_per_phs_day(scenario)
+
+
+def scenario_hashprice_btc_per_phs_day(scenario: Scenario) -> float:
+    """BTC one PH/s earns in a day: the index's BTC-denominated figure, free of any BTC price."""
+    return hashprice_usd_per_phs_day(1.0, scenario.get("difficulty"), scenario.get("subsidy_btc"),
+                                     scenario.get("fees_btc_per_block"))
 
 
 def mining_usd_per_hash(scenario: Scenario) -> float:
