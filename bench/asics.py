@@ -16,12 +16,20 @@ HASHES_PER_TERAHASH = 1e12
 
 
 @dataclass(frozen=True)
+class AsicPrice:
+    usd: float
+    date: str
+    source: str
+
+
+@dataclass(frozen=True)
 class AsicSpec:
     name: str
     terahashes_per_s: float
     watts: float
     date: str
     source: str
+    price: AsicPrice | None = None  # a sourced unit price, where one is published
 
     @property
     def hashes_per_s(self) -> float:
@@ -43,8 +51,21 @@ def parse_asics(document: Any, where: str = "asics.json") -> list[AsicSpec]:
         if not str(raw.get("source", "")).strip() or not str(raw.get("date", "")).strip():
             raise BenchError(f"{where}: {name} needs a source and a date")
         specs.append(AsicSpec(name, float(raw["terahashes_per_s"]), float(raw["watts"]), str(raw["date"]),
-                              str(raw["source"])))
+                              str(raw["source"]), _price(raw.get("price"), f"{where}: {name} price")))
     return specs
+
+
+def _price(raw: Any, where: str) -> AsicPrice | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or raw.get("unit") != "USD":
+        raise BenchError(f"{where}: expected an object with value, unit 'USD', date and source")
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise BenchError(f"{where}: value must be a positive number of USD, got {value!r}")
+    if not str(raw.get("source", "")).strip() or not str(raw.get("date", "")).strip():
+        raise BenchError(f"{where}: needs a source and a date")
+    return AsicPrice(float(value), str(raw["date"]), str(raw["source"]))
 
 
 @lru_cache(maxsize=1)
@@ -56,3 +77,7 @@ def _load() -> tuple[AsicSpec, ...]:
 def asic_specs() -> list[AsicSpec]:
     """The shipped datasheet rows: S19 XP, S21, S21 Pro, S21 XP, S21 XP Hyd, M60S, A16 XP."""
     return list(_load())
+
+
+def asic_names() -> list[str]:
+    return [spec.name for spec in _load()]

@@ -233,6 +233,34 @@ def test_asic_rows_cover_the_required_models_as_datasheet_figures():
     assert s21xp.hashes_per_joule == pytest.approx(1e12 / 13.5)
 
 
+def test_an_asic_with_a_sourced_price_pays_back_at_that_price_and_one_without_needs_a_given_price():
+    scenario = load_scenario().with_value("electricity_usd_per_kwh", 0.04, "test")  # cheap power: mining profits
+    rows = {row.name: row for row in econ.asic_rows(scenario)}
+    s21xp = rows["Antminer S21 XP"]
+    # Hashrate Index's $25.70/TH x 270 TH/s
+    assert s21xp.card_usd == 6939 and s21xp.payback_days == pytest.approx(6939 / s21xp.profit_usd_per_day)
+    assert any("$25.70/TH" in note for note in s21xp.notes)
+    assert rows["Antminer S21"].card_usd is None and rows["Antminer S21"].payback_days is None
+    given = {row.name: row for row in econ.asic_rows(scenario, {"antminer-s21": 5200, "antminer-s21-xp": 6000})}
+    assert given["Antminer S21"].card_usd == 5200 and given["Antminer S21 XP"].card_usd == 6000
+    assert given["Antminer S21 XP"].notes == ("price $6,000: --card-price",)
+
+
+@pytest.mark.parametrize("price, named", [
+    ({"value": -1, "unit": "USD", "date": "2026", "source": "x"}, "positive"),
+    ({"value": 100, "unit": "EUR", "date": "2026", "source": "x"}, "unit 'USD'"),
+    ({"value": 100, "unit": "USD", "date": "2026", "source": " "}, "source"),
+    ("cheap", "expected an object"),
+])
+def test_an_asic_price_that_is_not_a_sourced_positive_usd_figure_is_refused_naming_it(price, named):
+    from bench.asics import parse_asics
+
+    document = {"format": "joulebench-asics", "asics": [
+        {"name": "Box", "terahashes_per_s": 100, "watts": 2000, "date": "2026", "source": "x", "price": price}]}
+    with pytest.raises(BenchError, match=f"Box price.*{named}"):
+        parse_asics(document)
+
+
 # --- rows from a result document ----------------------------------------------------------------
 
 

@@ -40,6 +40,12 @@ def test_json_has_rows_and_every_input_with_its_source():
     assert document["scenario"]["name"] == "2026-01"
 
 
+def test_card_price_reaches_a_datasheet_asic_with_asics():
+    document = run_json("--with-asics", "--card-price", "antminer s21=5200", "--months", "12")
+    rows = {row["name"]: row for row in document["rows"]}
+    assert rows["Antminer S21"]["card_usd"] == 5200 and rows["Antminer S21"]["horizon"]["price_usd"] == 5200
+
+
 def test_json_puts_the_published_index_in_usd_and_btc_beside_the_computed_figures():
     document = run_json("--hashrate", "1e12", "--watts", "20", "--no-asics")
     assert document["published_hashprice"]["value"] == 39.53
@@ -166,6 +172,8 @@ def run_main(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
     (["--hashrate", "1e9", "--watts", "40", "--sweep", "btc_usd=1:2", "--sweep-out", "/proc/x.png"], "/proc/x"),
     (["--hashrate", "1e9", "--watts", "40", "--months", "0"], "--months"),
     (["--card-price", "Nope=5", "--hashrate", "1e9", "--watts", "40"], "Nope"),
+    (["--card-price", "Antminer S21=5200"], "a datasheet ASIC takes a price with --with-asics"),
+    (["--card-price", "Antminer S99=5200", "--with-asics"], "Antminer S21 XP"),  # the names it knows
 ])
 def test_bad_input_is_one_line_naming_it_with_exit_2(args, named, capsys, monkeypatch):
     code, err = run_main(["economics", *args], capsys, monkeypatch)

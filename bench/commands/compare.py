@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 import click
 
+from bench.asics import asic_names as all_asic_names
 from bench.compare import fleet
 from bench.compare import (
     NOT_COMPARABLE, Comparison, DeviceRuns, Loaded, build_comparison, column_keys, describe_cell,
@@ -72,8 +73,10 @@ def _preset_counts(presets: Counter) -> str:
     return ", ".join(f"{name}: {count} file{'s' if count > 1 else ''}" for name, count in sorted(presets.items()))
 
 
-def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> dict[str, float]:
-    """``DEVICE=USD`` (DEVICE: the device name or slug, any case) -> {slug: usd}."""
+def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns],
+                      asic_names: Sequence[str] = ()) -> dict[str, float]:
+    """``DEVICE=USD`` (DEVICE: the device name or slug, any case, or a datasheet ASIC's name among
+    ``asic_names``) -> {slug: usd}; a datasheet ASIC's key is the slug of its name."""
     prices: dict[str, float] = {}
     for item in items:
         name, sep, text = item.rpartition("=")
@@ -86,12 +89,16 @@ def parse_card_prices(items: Sequence[str], devices: Sequence[DeviceRuns]) -> di
         if not usd > 0 or usd == float("inf"):
             raise BenchError(f"--card-price {item!r}: the price must be a positive number of USD")
         wanted = slugify(name)
-        matches = [d for d in devices if wanted in (d.slug, slugify(d.name))]
+        matches = [d.slug for d in devices if wanted in (d.slug, slugify(d.name))]
+        matches += [wanted for asic in asic_names if slugify(asic) == wanted]
         if not matches:
-            known = ", ".join(sorted({d.name for d in devices}))
-            raise BenchError(f"--card-price {item!r}: no device named {name.strip()!r} in the results (devices: {known})")
-        for device in matches:
-            prices[device.slug] = usd
+            known = ", ".join(sorted({d.name for d in devices} | set(asic_names))) or "none"
+            datasheet = not asic_names and any(slugify(asic) == wanted for asic in all_asic_names())
+            hint = "; a datasheet ASIC takes a price with --with-asics" if datasheet else ""
+            raise BenchError(f"--card-price {item!r}: no device named {name.strip()!r} in the results "
+                             f"(devices: {known}){hint}")
+        for slug in matches:
+            prices[slug] = usd
     return prices
 
 
@@ -117,9 +124,9 @@ def build(
     scenario = market.load_scenario(scenario_name, overrides=list(overrides), user_file=inputs_file,
                                     model_class=model_class)
     devices = load_devices(arguments, preset)
-    prices = parse_card_prices(card_prices, devices)
+    prices = parse_card_prices(card_prices, devices, all_asic_names() if with_asics else ())
     rows = {d.slug: fleet.economics_rows(d, scenario, card_usd=prices.get(d.slug)) for d in devices}
-    asics = economics.asic_rows(scenario) if with_asics else []
+    asics = economics.asic_rows(scenario, prices) if with_asics else []
     comparison = build_comparison(
         devices,
         economics=rows,

@@ -120,6 +120,7 @@ def economics(
     """
     from bench import economics as econ
     from bench import market
+    from bench.asics import asic_names
     from bench.compare import Loaded, fleet, merge_devices
     from bench.commands.compare import parse_card_prices
     from bench.economics.horizon import months_checked
@@ -145,7 +146,7 @@ def economics(
     # one launch (torchrun, srun) are one fleet, priced as its ranks' sum.
     singles, ranks = fleet.split([Loaded(str(path), read_result(path)) for path in results])
     devices = [merge_devices([item])[0] for item in singles] + fleet.merge_fleets(ranks)
-    prices = parse_card_prices(card_prices, devices) if card_prices else {}
+    prices = parse_card_prices(card_prices, devices, asic_names() if with_asics else ()) if card_prices else {}
     rows: list[Any] = []
     not_priced: list[str] = []
     seen: set[str] = set()
@@ -163,7 +164,7 @@ def economics(
     rows += _typed_rows(ctx.meta.get("economics.rate_order", []), hashrate, tokens_per_s, watts, scenario, card_usd,
                         ai_pricing)
     if with_asics:
-        rows += econ.asic_rows(scenario)
+        rows += econ.asic_rows(scenario, prices)
     switches: list[tuple[str, Any]] = []
     if months is not None:
         rows = [replace(row, horizon=_project(row, scenario, months)) for row in rows]

@@ -132,17 +132,26 @@ def _model_class_notes(config: Mapping[str, Any], scenario: Scenario) -> tuple[s
             f"(use --model-class {measured_class})",)
 
 
-def asic_rows(scenario: Scenario) -> list[EconomicsRow]:
-    """The datasheet ASICs (bench/data/asics.json) mining under ``scenario``."""
+def asic_rows(scenario: Scenario, card_prices: Mapping[str, float] | None = None) -> list[EconomicsRow]:
+    """The datasheet ASICs (bench/data/asics.json) mining under ``scenario``, each at the price the
+    user gave (``card_prices``: slug of its name -> USD) or else its sourced price, if it has one."""
     from bench.asics import asic_specs
+    from bench.devices import slugify
 
-    return [
-        mining_row(
+    rows = []
+    for spec in asic_specs():
+        given = (card_prices or {}).get(slugify(spec.name))
+        if given is not None:
+            price, notes = given, (f"price ${given:,.0f}: --card-price",)
+        elif spec.price is not None:
+            price, notes = spec.price.usd, (f"price ${spec.price.usd:,.0f} ({spec.price.date}): {spec.price.source}",)
+        else:
+            price, notes = None, ()
+        rows.append(mining_row(
             spec.name, spec.hashes_per_s, spec.watts, scenario, source=EnergyKind.DATASHEET, device=spec.name,
-            source_detail=f"datasheet ({spec.date}): {spec.source}",
-        )
-        for spec in asic_specs()
-    ]
+            source_detail=f"datasheet ({spec.date}): {spec.source}", card_usd=price, notes=notes,
+        ))
+    return rows
 
 
 
