@@ -10,7 +10,8 @@ from bench.economics.rows import (
     HASHES_PER_DIFFICULTY_1, HASHES_PER_PETAHASH, HOURS_PER_DAY, JOULES_PER_KWH, PRICINGS, SECONDS_PER_DAY, SOURCES,
     TOKENS_PER_MILLION, WATTS_PER_KILOWATT, EconomicsRow, ai_row, breakeven_btc_usd, btc_per_hash,
     electricity_usd_per_day, hashprice_usd_per_phs_day, kwh_per_day, mining_row, mining_usd_per_hash, pair,
-    recompute, hosting_usd_per_day, scenario_hashprice_btc_per_phs_day, scenario_hashprice_usd_per_phs_day, usd_per_token, DAYS_PER_MONTH,
+    recompute, hosting_usd_per_day, scenario_hashprice_btc_per_phs_day, scenario_hashprice_usd_per_phs_day,
+    usd_per_token, DAYS_PER_MONTH,
 )
 from bench.units import fmt, si
 
