@@ -121,24 +121,22 @@ _MONEY_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 def usd_label(value: float) -> str:
     """A dollar tick label: $50k, $100k, $1.5M, $2, $0.05, -$0.1; never e-notation."""
-    if value == 0:
-        return "$0"
-    sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    for scale, suffix in _MONEY_SUFFIXES:
-        if magnitude >= scale * 0.9995:  # 999,999.9 reads $1M, not $1000k
-            return f"{sign}${plain_decimals(magnitude / scale)}{suffix}"
-    return f"{sign}${plain_decimals(magnitude)}"
+    return _scaled_label(value, "$", _MONEY_SUFFIXES, "")
 
 
 def si_label(value: float) -> str:
     """A tick label with an SI prefix: 50 G, 20.5 M, 400 k, 30, 0.9; never e-notation."""
+    return _scaled_label(value, "", SI_PREFIXES, " ")
+
+
+def _scaled_label(value: float, currency: str, scales: tuple[tuple[float, str], ...], gap: str) -> str:
     if value == 0:
-        return "0"
+        return f"{currency}0"
     sign, magnitude = ("-" if value < 0 else ""), abs(value)
-    for scale, prefix in SI_PREFIXES:
-        if magnitude >= scale * 0.9995:
-            return f"{sign}{plain_decimals(magnitude / scale)} {prefix}"
-    return f"{sign}{plain_decimals(magnitude)}"
+    for scale, suffix in scales:
+        if magnitude >= scale * 0.9995:  # 999,999.9 reads $1M, not $1000k
+            return f"{sign}{currency}{plain_decimals(magnitude / scale)}{gap}{suffix}"
+    return f"{sign}{currency}{plain_decimals(magnitude)}"
 
 
 def plain_number(value: float) -> str:
