@@ -46,7 +46,7 @@ def parse_asics(document: Any, where: str = "asics.json") -> list[AsicSpec]:
             raise BenchError(f"{where}: an ASIC entry has no name")
         for key in ("terahashes_per_s", "watts"):
             value = raw.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if not _positive_number(value):
                 raise BenchError(f"{where}: {name} {key} must be a positive number, got {value!r}")
         if not str(raw.get("source", "")).strip() or not str(raw.get("date", "")).strip():
             raise BenchError(f"{where}: {name} needs a source and a date")
@@ -61,11 +61,15 @@ def _price(raw: Any, where: str) -> AsicPrice | None:
     if not isinstance(raw, Mapping) or raw.get("unit") != "USD":
         raise BenchError(f"{where}: expected an object with value, unit 'USD', date and source")
     value = raw.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    if not _positive_number(value):
         raise BenchError(f"{where}: value must be a positive number of USD, got {value!r}")
     if not str(raw.get("source", "")).strip() or not str(raw.get("date", "")).strip():
         raise BenchError(f"{where}: needs a source and a date")
     return AsicPrice(float(value), str(raw["date"]), str(raw["source"]))
+
+
+def _positive_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
 @lru_cache(maxsize=1)
